@@ -1,0 +1,1 @@
+"""One parser per file format; `service.ingest.registry` picks one by file type."""
