@@ -1,0 +1,1 @@
+"""Kotae: drafts answers to security questionnaires from past answered sheets, for human review."""

@@ -1,0 +1,176 @@
+"""Knowledge base operations on the database. They take the session and never commit."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from service.ingest import ParsedDocument, SkippedRow
+from service.knowledge_base.models import Entry, Source, Workspace, utcnow
+from service.knowledge_base.text import content_hash, passage_text
+
+
+class WorkspaceNotFound(LookupError):
+    pass
+
+
+@dataclass
+class SourceSummary:
+    name: str
+    entries: int
+    skipped: list[SkippedRow] = field(default_factory=list)
+    replaced: bool = False
+
+
+def get_workspace(session: Session, name: str) -> Workspace:
+    ws = session.scalar(select(Workspace).where(Workspace.name == name))
+    if ws is None:
+        raise WorkspaceNotFound(f"no workspace named '{name}'")
+    return ws
+
+
+def get_or_create_workspace(session: Session, name: str) -> Workspace:
+    ws = session.scalar(select(Workspace).where(Workspace.name == name))
+    if ws is None:
+        ws = Workspace(name=name, revision=0)
+        session.add(ws)
+        session.flush()
+    return ws
+
+
+def entry_id(workspace: str, source: str, sheet: str | None, locator: str, product: str | None, n: int) -> str:
+    """Stable across re-ingests of the same file: citations to it keep pointing at the same row."""
+    key = "\x1f".join([workspace, source, sheet or "", locator, product or "", str(n)])
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+
+def replace_source(
+    session: Session,
+    workspace: Workspace,
+    doc: ParsedDocument,
+    *,
+    data_sha256: str,
+    product: str | None = None,
+    now: datetime | None = None,
+) -> SourceSummary:
+    """Store a parsed file's entries, replacing what an earlier ingest of the same file stored.
+
+    Runs inside the caller's transaction: until it commits, the previous entries stay visible,
+    and a failure leaves them as they were.
+    """
+    now = now or utcnow()
+    existing = session.scalar(select(Source).where(Source.workspace_id == workspace.id, Source.name == doc.file))
+    if existing is not None:
+        session.execute(delete(Entry).where(Entry.source_id == existing.id))
+        session.delete(existing)
+        session.flush()
+
+    source = Source(
+        workspace_id=workspace.id,
+        name=doc.file,
+        kind=doc.kind,
+        title=doc.title[:500],
+        content_sha256=data_sha256,
+        sheet_date=doc.sheet_date,
+        product=product,
+        ingested_at=now,
+    )
+    session.add(source)
+    session.flush()
+
+    skipped = list(doc.skipped)
+    seen: dict[tuple[str | None, str, str | None], int] = {}
+    entries: list[Entry] = []
+    for item in doc.items:
+        if not (item.answer or item.choice_raw):
+            skipped.append(SkippedRow(item.sheet, item.row, "no answer in this row"))
+            continue
+        item_product = item.product or product
+        key = (item.sheet, item.locator, item_product)
+        n = seen.get(key, 0)
+        seen[key] = n + 1
+        answer = item.answer or item.choice_raw
+        entries.append(
+            Entry(
+                id=entry_id(workspace.name, doc.file, item.sheet, item.locator, item_product, n),
+                workspace_id=workspace.id,
+                source_id=source.id,
+                sheet=item.sheet,
+                row=item.row,
+                locator=item.locator,
+                section=item.section,
+                question=item.question,
+                choice=item.choice,
+                choice_raw=item.choice_raw,
+                answer=answer,
+                notes=item.notes,
+                product=item_product,
+                language=item.language,
+                sheet_date=doc.sheet_date,
+                ingested_at=now,
+                content_hash=content_hash(passage_text(item.question, answer)),
+            )
+        )
+    session.add_all(entries)
+    workspace.revision += 1
+    session.flush()
+    return SourceSummary(doc.file, len(entries), skipped, replaced=existing is not None)
+
+
+def delete_source(session: Session, workspace: Workspace, name: str) -> int:
+    source = session.scalar(select(Source).where(Source.workspace_id == workspace.id, Source.name == name))
+    if source is None:
+        raise LookupError(f"no source named '{name}' in workspace '{workspace.name}'")
+    count = session.scalar(select(func.count()).select_from(Entry).where(Entry.source_id == source.id)) or 0
+    session.execute(delete(Entry).where(Entry.source_id == source.id))
+    session.delete(source)
+    workspace.revision += 1
+    session.flush()
+    return count
+
+
+def list_sources(session: Session, workspace: Workspace) -> list[tuple[Source, int]]:
+    rows = session.execute(
+        select(Source, func.count(Entry.id))
+        .outerjoin(Entry, Entry.source_id == Source.id)
+        .where(Source.workspace_id == workspace.id)
+        .group_by(Source.id)
+        .order_by(Source.name)
+    ).all()
+    return [(source, count) for source, count in rows]
+
+
+def entries_by_locator(
+    session: Session, workspace: Workspace, locator: str, source: str | None = None
+) -> list[Entry]:
+    """Entries a person would quote as e.g. 'No.19' or '6-8' (optionally within one file)."""
+    wanted = {locator, f"No.{locator}", locator.removeprefix("No.").removeprefix("No")}
+    query = (
+        select(Entry)
+        .join(Source)
+        .where(Entry.workspace_id == workspace.id, Entry.locator.in_(wanted))
+        .options(selectinload(Entry.source))
+        .order_by(Source.name, Entry.row, Entry.product)
+    )
+    if source:
+        query = query.where(Source.name.contains(source))
+    return list(session.scalars(query))
+
+
+def get_entries(session: Session, ids: list[str]) -> list[Entry]:
+    found = {
+        e.id: e for e in session.scalars(select(Entry).where(Entry.id.in_(ids)).options(selectinload(Entry.source)))
+    }
+    return [found[i] for i in ids if i in found]
+
+
+def workspace_entries(session: Session, workspace: Workspace) -> list[Entry]:
+    return list(
+        session.scalars(
+            select(Entry).where(Entry.workspace_id == workspace.id).options(selectinload(Entry.source)).order_by(Entry.id)
+        )
+    )

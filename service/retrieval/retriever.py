@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from service.embeddings import KotaeEmbeddings
+from service.ingest.text import detect_language
+from service.knowledge_base.models import Entry, Workspace
+from service.knowledge_base.text import lexical_text, product_matches
+from service.retrieval.fusion import rrf
+from service.retrieval.lexical import LexicalIndex
+from service.settings import Settings
+from service.vector_store import VectorIndex
+
+
+@dataclass
+class SearchHit:
+    entry: Entry
+    score: float  # fused RRF score: comparable within one query only
+    dense_similarity: float | None  # cosine similarity of the e5 vectors
+    lexical_score: float | None  # BM25 score
+    dense_rank: int | None
+    lexical_rank: int | None
+
+
+@dataclass
+class _LexicalState:
+    revision: int
+    index: LexicalIndex
+    products: list[str | None]
+
+
+class Retriever:
+    def __init__(self, settings: Settings, embeddings: KotaeEmbeddings, vectors: VectorIndex) -> None:
+        self._settings = settings
+        self._embeddings = embeddings
+        self._vectors = vectors
+        self._lexical: dict[int, _LexicalState] = {}
+        self._lock = threading.Lock()
+
+    def _lexical_index(self, session: Session, workspace: Workspace) -> _LexicalState:
+        with self._lock:
+            state = self._lexical.get(workspace.id)
+            if state is not None and state.revision == workspace.revision:
+                return state
+        rows = session.execute(
+            select(Entry.id, Entry.question, Entry.answer, Entry.product)
+            .where(Entry.workspace_id == workspace.id)
+            .order_by(Entry.id)
+        ).all()
+        state = _LexicalState(
+            workspace.revision,
+            LexicalIndex([r.id for r in rows], [lexical_text(r.question, r.answer) for r in rows]),
+            [r.product for r in rows],
+        )
+        with self._lock:
+            self._lexical[workspace.id] = state
+        return state
+
+    def lexical_weight(self, language: str) -> float:
+        if language == "ja":
+            return self._settings.lexical_weight_ja
+        return self._settings.lexical_weight_en
+
+    def search(
+        self,
+        session: Session,
+        workspace: str,
+        text: str,
+        k: int = 5,
+        product: str | None = None,
+    ) -> list[SearchHit]:
+        """The k prior entries closest to `text` in one workspace (and product, when given)."""
+        ws = session.scalar(select(Workspace).where(Workspace.name == workspace))
+        if ws is None or not text.strip():
+            return []
+        pool = max(self._settings.candidate_pool, k * 4) * (3 if product else 1)
+
+        dense = self._vectors.query(workspace, self._embeddings.embed_query(text), pool)
+        dense_sim = {h.entry_id: h.similarity for h in dense}
+        dense_ids = [h.entry_id for h in dense]
+
+        lexical_ids: list[str] = []
+        lexical_scores: dict[str, float] = {}
+        weight = self.lexical_weight(detect_language(text))
+        if weight > 0:
+            state = self._lexical_index(session, ws)
+            scores = state.index.scores(text)
+            # Stable sort on a descending score keeps equal scores in id order: deterministic.
+            order = np.argsort(-scores, kind="stable")
+            for i in order:
+                if scores[i] <= 0 or len(lexical_ids) >= pool:
+                    break
+                if product and not product_matches(state.products[i], product):
+                    continue
+                lexical_ids.append(state.index.ids[i])
+                lexical_scores[state.index.ids[i]] = float(scores[i])
+
+        fused = rrf(
+            {"dense": (self._settings.dense_weight, dense_ids), "lexical": (weight, lexical_ids)},
+            k=self._settings.rrf_k,
+        )
+        candidate_ids = [entry_id for entry_id, _ in fused]
+        entries = {
+            e.id: e
+            for e in session.scalars(
+                select(Entry)
+                .where(Entry.id.in_(candidate_ids[: pool * 2]), Entry.workspace_id == ws.id)
+                .options(selectinload(Entry.source))
+            )
+        }
+        dense_rank = {entry_id: i for i, entry_id in enumerate(dense_ids, start=1)}
+        lexical_rank = {entry_id: i for i, entry_id in enumerate(lexical_ids, start=1)}
+        hits: list[SearchHit] = []
+        for entry_id, score in fused:
+            entry = entries.get(entry_id)  # vectors of entries deleted since are simply skipped
+            if entry is None or (product and not product_matches(entry.product, product)):
+                continue
+            hits.append(
+                SearchHit(
+                    entry=entry,
+                    score=score,
+                    dense_similarity=dense_sim.get(entry_id),
+                    lexical_score=lexical_scores.get(entry_id),
+                    dense_rank=dense_rank.get(entry_id),
+                    lexical_rank=lexical_rank.get(entry_id),
+                )
+            )
+            if len(hits) >= k:
+                break
+        return hits

