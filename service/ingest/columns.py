@@ -27,7 +27,7 @@ for _role, _names in {
     Role.CATEGORY: "分類 大分類 中分類 小分類 種別 カテゴリ カテゴリー 区分 領域 大項目 中項目 分野 "
     "category subcategory domain section area controldomain controlfamily topic",
     Role.QUESTION: "質問 質問内容 質問事項 確認事項 確認項目 確認内容 項目 チェック項目 設問 設問内容 要求事項 "
-    "要件 規程内容 情報開示項目 サービスレベル項目例 評価項目 管理策 question questions questiontext "
+    "要件 内容 概要 規程内容 情報開示項目 サービスレベル項目例 評価項目 管理策 question questions questiontext "
     "control controlquestion requirement requirements item description securityquestion",
     Role.ANSWER: "回答 回答内容 回答欄 対応内容 対応状況 実施状況 詳細 貴社回答 ご回答 回答・説明 説明 "
     "answer answers response responses vendorresponse answer/response details detail explanation",

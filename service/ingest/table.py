@@ -98,7 +98,7 @@ def _header_roles(cells: Sequence[str]) -> list[Role | None] | None:
     if len(known) >= 2:
         return roles
     # A lone known label ("サービス基本特性 | 詳細") still heads a table when the row is short.
-    if len(nonempty) <= 3 and not _is_id(nonempty[0]) and (Role.ANSWER in known or Role.QUESTION in known):
+    if len(nonempty) <= 3 and not _is_id(nonempty[0]) and known == [Role.ANSWER]:
         return roles
     return None
 
@@ -134,8 +134,27 @@ def _build_layout(header: Row, following: Sequence[Row]) -> tuple[Layout, bool] 
 
     if not layout.cols(Role.ANSWER) and not layout.cols(Role.CHOICE):
         notes = layout.cols(Role.NOTES)
+        questions = layout.cols(Role.QUESTION)
+        after = [i for i in sorted(unknown) if questions and i > max(questions) and cells[i]]
         if notes:  # e.g. "確認事項 | 備考": the remarks column is where the answers are
             columns[notes[0]].role = Role.ANSWER
+        elif len(after) >= 2:
+            # "項目 | 内容 | StarDesk | StarMail": one answer column per product, named by its header.
+            run = [after[-1]]
+            for i in reversed(after[:-1]):
+                if i == run[0] - 1:
+                    run.insert(0, i)
+            for i in after:
+                if i in run:
+                    columns[i].role = Role.ANSWER
+                    columns[i].product = cells[i]
+                else:
+                    columns[i].role = Role.QUESTION
+            unknown.difference_update(after)
+            layout.products = [cells[i] for i in run]
+        elif len(after) == 1:
+            columns[after[0]].role = Role.ANSWER
+            unknown.discard(after[0])
     answer_cols = layout.cols(Role.ANSWER)
     if not layout.cols(Role.QUESTION):
         # Unlabelled columns before the answers hold the question ("サービス基本特性" spanning 4 columns).
@@ -374,6 +393,21 @@ def _is_section_row(layout: Layout, cells: Sequence[str]) -> str | None:
     return None
 
 
+def _answers_that_are_choices(layout: Layout, rows: Sequence[dict[int, str]]) -> None:
+    """An 'Answer' column holding only Yes/No/N/A is a choice; the comments then hold the answer text."""
+    if layout.products or layout.cols(Role.CHOICE):
+        return
+    answer_cols = layout.cols(Role.ANSWER)
+    notes = layout.cols(Role.NOTES)
+    if len(answer_cols) != 1 or not notes:
+        return
+    values = [r.get(answer_cols[0], "") for r in rows]
+    filled = [v for v in values if v]
+    if filled and all(normalize_choice(v) for v in filled):
+        layout.columns[answer_cols[0]].role = Role.CHOICE
+        layout.columns[notes[0]].role = Role.ANSWER
+
+
 def table_items(
     table: Table,
     stats: _Stats,
@@ -399,6 +433,8 @@ def table_items(
             skipped.append(SkippedRow(sheet, rownum, f"a cell is longer than {max_cell_chars} characters"))
             continue
         aligned.append((rownum, align(layout, stats, cells)))
+
+    _answers_that_are_choices(layout, [p for _, p in aligned if isinstance(p, dict)])
 
     # Leading label columns that are mostly blank are merged category cells, not question text.
     question_cols = layout.cols(Role.QUESTION)

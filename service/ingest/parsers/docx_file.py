@@ -47,7 +47,7 @@ def parse(file: str, data: bytes, limits: Limits) -> ParsedDocument:
         if not text:
             continue
         style = (paragraph.style.name if paragraph.style is not None else "").lower()
-        if style.startswith(("heading", "見出し", "title")):
+        if style.startswith(("heading", "見出し")):
             text = "# " + text
         lines.append(text)
     return parse_prose(file, lines, limits)
