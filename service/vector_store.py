@@ -61,6 +61,7 @@ class KotaeChromaFunction(EmbeddingFunction[Documents]):
 class VectorHit:
     entry_id: str
     similarity: float
+    language: str = ""
 
 
 class VectorIndex:
@@ -109,10 +110,10 @@ class VectorIndex:
         count = collection.count()
         if count == 0:
             return []
-        got = collection.query(query_embeddings=[list(vector)], n_results=min(n, count), include=["distances"])
+        got = collection.query(query_embeddings=[list(vector)], n_results=min(n, count), include=["distances", "metadatas"])
         return [
-            VectorHit(entry_id, 1.0 - float(distance))
-            for entry_id, distance in zip(got["ids"][0], got["distances"][0], strict=True)
+            VectorHit(entry_id, 1.0 - float(distance), str((meta or {}).get("language", "")))
+            for entry_id, distance, meta in zip(got["ids"][0], got["distances"][0], got["metadatas"][0], strict=True)
         ]
 
     def drop(self, workspace: str) -> None:

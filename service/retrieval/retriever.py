@@ -86,7 +86,8 @@ class Retriever:
 
         lexical_ids: list[str] = []
         lexical_scores: dict[str, float] = {}
-        weight = self.lexical_weight(detect_language(text))
+        language = detect_language(text)
+        weight = self.lexical_weight(language)
         if weight > 0:
             state = self._lexical_index(session, ws)
             scores = state.index.scores(text)
@@ -100,8 +101,16 @@ class Retriever:
                 lexical_ids.append(state.index.ids[i])
                 lexical_scores[state.index.ids[i]] = float(scores[i])
 
+        dense_rank = {entry_id: i for i, entry_id in enumerate(dense_ids, start=1)}
+        lexical_rank = {entry_id: i for i, entry_id in enumerate(lexical_ids, start=1)}
+        # BM25 cannot match an entry written in another language; rather than count that as a
+        # miss, such an entry takes its dense rank on the lexical side too.
+        fused_lexical = dict(lexical_rank)
+        for hit in dense:
+            if hit.language and language in ("ja", "en") and hit.language != language:
+                fused_lexical.setdefault(hit.entry_id, dense_rank[hit.entry_id])
         fused = rrf(
-            {"dense": (self._settings.dense_weight, dense_ids), "lexical": (weight, lexical_ids)},
+            {"dense": (self._settings.dense_weight, dense_rank), "lexical": (weight, fused_lexical)},
             k=self._settings.rrf_k,
         )
         candidate_ids = [entry_id for entry_id, _ in fused]
@@ -113,8 +122,6 @@ class Retriever:
                 .options(selectinload(Entry.source))
             )
         }
-        dense_rank = {entry_id: i for i, entry_id in enumerate(dense_ids, start=1)}
-        lexical_rank = {entry_id: i for i, entry_id in enumerate(lexical_ids, start=1)}
         hits: list[SearchHit] = []
         for entry_id, score in fused:
             entry = entries.get(entry_id)  # vectors of entries deleted since are simply skipped

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+from service.db import session_scope  # noqa: E402
+from service.knowledge_base import KnowledgeBase  # noqa: E402
+from service.settings import Settings  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT.parent / "shared" / "seeds"
+SAMPLES = ROOT / "knowledge_base"
+POSTGRES_ADMIN = os.environ.get("KOTAE_TEST_POSTGRES", "host=127.0.0.1 port=5432 dbname=test user=postgres")
+
+
+def seed(prefix: str) -> Path:
+    """A seed sheet by its number ('000'...'004'); the seeds live in ../shared, never in the repo."""
+    if not SEEDS.is_dir():
+        pytest.fail(f"the seed sheets are missing: expected them in {SEEDS}")
+    matches = sorted(SEEDS.glob(f"{prefix}_*"))
+    assert matches, f"no seed {prefix} in {SEEDS}"
+    return matches[0]
+
+
+def all_seeds() -> list[Path]:
+    return [seed(f"{i:03d}") for i in range(5)]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "home")
+
+
+def ingest_all(kb: KnowledgeBase, workspace: str, paths: list[Path]) -> None:
+    url = kb.settings.resolved_database_url
+    for path in paths:
+        with session_scope(url) as session:
+            kb.ingest_file(session, workspace, path)
+    with session_scope(url) as session:
+        kb.sync(session, workspace)
+
+
+@pytest.fixture(scope="session")
+def seeded_kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
+    """The five seeds and the sample knowledge base, ingested once for the retrieval tests."""
+    kb = KnowledgeBase(Settings(home=tmp_path_factory.mktemp("seeded")))
+    ingest_all(kb, "seeds", all_seeds())
+    ingest_all(kb, "samples", sorted(p for p in SAMPLES.iterdir() if p.suffix != ".py"))
+    return kb
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    psycopg = pytest.importorskip("psycopg")
+    name = f"kotae_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN, autocommit=True)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is not reachable ({exc}); it runs on this machine and in CI")
+    admin.execute(f'CREATE DATABASE "{name}"')
+    params = dict(p.split("=", 1) for p in POSTGRES_ADMIN.split())
+    url = f"postgresql+psycopg://{params.get('user', 'postgres')}@{params['host']}:{params['port']}/{name}"
+    try:
+        yield url
+    finally:
+        from service.db import get_engine
+
+        get_engine(url).dispose()
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
