@@ -87,7 +87,9 @@ class VectorIndex:
     def indexed(self, workspace: str) -> dict[str, str]:
         """entry id -> content hash of what the index holds."""
         got = self._collection(workspace).get(include=["metadatas"])
-        return {i: str((m or {}).get("content_hash", "")) for i, m in zip(got["ids"], got["metadatas"] or [], strict=False)}
+        return {
+            i: str((m or {}).get("content_hash", "")) for i, m in zip(got["ids"], got["metadatas"] or [], strict=False)
+        }
 
     def upsert(
         self,
@@ -110,7 +112,9 @@ class VectorIndex:
         count = collection.count()
         if count == 0:
             return []
-        got = collection.query(query_embeddings=[list(vector)], n_results=min(n, count), include=["distances", "metadatas"])
+        got = collection.query(
+            query_embeddings=[list(vector)], n_results=min(n, count), include=["distances", "metadatas"]
+        )
         return [
             VectorHit(entry_id, 1.0 - float(distance), str((meta or {}).get("language", "")))
             for entry_id, distance, meta in zip(got["ids"][0], got["distances"][0], got["metadatas"][0], strict=True)

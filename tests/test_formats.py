@@ -79,8 +79,15 @@ def test_docx_question_table() -> None:
     document = docx.Document()
     document.add_paragraph("Vendor security questionnaire")
     table = document.add_table(rows=3, cols=3)
-    for row, values in zip(table.rows, [("#", "Question", "Response"), ("1", "Do you encrypt backups?",
-                                          "Yes, with AES-256."), ("2", "Is there a DPO?", "No.")], strict=True):
+    for row, values in zip(
+        table.rows,
+        [
+            ("#", "Question", "Response"),
+            ("1", "Do you encrypt backups?", "Yes, with AES-256."),
+            ("2", "Is there a DPO?", "No."),
+        ],
+        strict=True,
+    ):
         for cell, value in zip(row.cells, values, strict=True):
             cell.text = value
     out = io.BytesIO()
@@ -134,8 +141,15 @@ def minimal_pdf(lines: list[str]) -> bytes:
 
 
 def test_pdf_policy_text() -> None:
-    pdf = minimal_pdf(["Security policy", "1 Backups", "Backups run every night and are kept for 30 days.",
-                       "2 Logging", "Audit logs are kept for one year."])
+    pdf = minimal_pdf(
+        [
+            "Security policy",
+            "1 Backups",
+            "Backups run every night and are kept for 30 days.",
+            "2 Logging",
+            "Audit logs are kept for one year.",
+        ]
+    )
     doc = parse_bytes("policy.pdf", pdf)
     assert [(i.locator, i.question) for i in doc.items] == [("§1", "Backups"), ("§2", "Logging")]
     assert "30 days" in doc.items[0].answer
@@ -203,4 +217,4 @@ def test_oversized_cell_skips_the_row_and_says_where() -> None:
 
 def test_text_without_table_or_sections() -> None:
     with pytest.raises(IngestError, match=r"memo\.txt: no question table and no numbered sections"):
-        parse_bytes("memo.txt", "just a note\nwith two lines\n".encode())
+        parse_bytes("memo.txt", b"just a note\nwith two lines\n")

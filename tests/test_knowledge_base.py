@@ -60,8 +60,10 @@ def store_lifecycle(kb: KnowledgeBase, tmp_path: Path) -> None:
     # Workspaces do not see each other's entries.
     ingest_all(kb, "other", [seed("000")])
     with session_scope(url) as session:
-        assert all(h.entry.workspace_id == get_workspace(session, "acme").id
-                   for h in kb.search(session, "acme", "バックアップ", k=10))
+        assert all(
+            h.entry.workspace_id == get_workspace(session, "acme").id
+            for h in kb.search(session, "acme", "バックアップ", k=10)
+        )
         assert len(kb.search(session, "acme", "バックアップ", k=10)) == 2
 
 

@@ -32,7 +32,9 @@ def test_backup_generations_query_returns_backup_entries_first(seeded_kb: Knowle
         ("ワンタイムパスワードによるログインは可能ですか", "000", "No.43"),
     ],
 )
-def test_japanese_customer_wording_finds_the_row(seeded_kb: KnowledgeBase, query: str, source: str, locator: str) -> None:
+def test_japanese_customer_wording_finds_the_row(
+    seeded_kb: KnowledgeBase, query: str, source: str, locator: str
+) -> None:
     hits = search(seeded_kb, "seeds", query, k=5)
     assert any(h.entry.source.name.startswith(source) and h.entry.locator == locator for h in hits)
 

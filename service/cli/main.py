@@ -7,7 +7,6 @@ import os
 # Before chromadb is imported anywhere: no telemetry, and nothing reaches for the network.
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-import hashlib  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Annotated  # noqa: E402
 
@@ -99,9 +98,16 @@ def ingest(
                 )
             except IngestError as exc:
                 failures += 1
-                results.append((path.name, 0, 0, f"[red]error[/red]: {exc.message}"
-                                + (f" (sheet '{exc.sheet}')" if exc.sheet else "")
-                                + (f" (row {exc.row})" if exc.row is not None else "")))
+                results.append(
+                    (
+                        path.name,
+                        0,
+                        0,
+                        f"[red]error[/red]: {exc.message}"
+                        + (f" (sheet '{exc.sheet}')" if exc.sheet else "")
+                        + (f" (row {exc.row})" if exc.row is not None else ""),
+                    )
+                )
             progress.advance(task)
 
         embed = progress.add_task("Embedding", total=None)
@@ -244,7 +250,9 @@ def kb_reindex(workspace: WorkspaceOpt = None) -> None:
 
 
 @kb_app.command("delete-source")
-def kb_delete_source(name: Annotated[str, typer.Argument(help="Source file name.")], workspace: WorkspaceOpt = None) -> None:
+def kb_delete_source(
+    name: Annotated[str, typer.Argument(help="Source file name.")], workspace: WorkspaceOpt = None
+) -> None:
     """Remove one ingested file and its entries."""
     settings = get_settings()
     kb = KnowledgeBase(settings)
@@ -258,7 +266,6 @@ def kb_delete_source(name: Annotated[str, typer.Argument(help="Source file name.
     with session_scope(settings.resolved_database_url) as session:
         kb.sync(session, ws_name)
     console.print(f"Removed {name}: {removed} entries.")
-
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ class E5SmallEmbeddings(KotaeEmbeddings):
     def _run(self, texts: list[str], is_query: bool) -> list[list[float]]:
         out: list[np.ndarray] = []
         for start in range(0, len(texts), self._batch_size):
-            batch = [t if t.strip() else " " for t in texts[start: start + self._batch_size]]
+            batch = [t if t.strip() else " " for t in texts[start : start + self._batch_size]]
             with self._lock:
                 vectors = self._model.query(batch) if is_query else self._model.passage(batch)
             out.append(np.atleast_2d(vectors))

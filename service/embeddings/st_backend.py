@@ -43,9 +43,7 @@ class SentenceTransformerEmbeddings(KotaeEmbeddings):
 
     @property
     def dimension(self) -> int:
-        getter = getattr(self._model, "get_embedding_dimension", None) or (
-            self._model.get_sentence_embedding_dimension
-        )
+        getter = getattr(self._model, "get_embedding_dimension", None) or (self._model.get_sentence_embedding_dimension)
         return int(getter() or 0)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:

@@ -124,8 +124,9 @@ def _build_layout(header: Row, following: Sequence[Row]) -> tuple[Layout, bool] 
                 columns.append(Column(i, role, cell))
         elif span_role is not None:
             columns.append(Column(i, span_role, span_label, span=True))
-        elif i - 1 in unknown or (columns and columns[-1].role is Role.OTHER and columns[-1].label and i > 0
-                                  and columns[-1].index in unknown):
+        elif i - 1 in unknown or (
+            columns and columns[-1].role is Role.OTHER and columns[-1].label and i > 0 and columns[-1].index in unknown
+        ):
             unknown.add(i)
             columns.append(Column(i, Role.OTHER, span_label))
         else:
@@ -202,7 +203,7 @@ def split_tables(grid: Sequence[Row]) -> tuple[list[str], list[Table]]:
         _, cells = row
         if not any(cells):
             continue
-        built = _build_layout(row, grid[pos + 1: pos + 9])
+        built = _build_layout(row, grid[pos + 1 : pos + 9])
         if built is not None:
             layout, consumed = built
             tables.append(Table(layout))
@@ -489,10 +490,7 @@ def table_items(
         language = detect_language(question)
 
         answer_cols = layout.cols(Role.ANSWER)
-        if layout.products:
-            groups = [(layout.columns[c].product, [c]) for c in answer_cols]
-        else:
-            groups = [(None, answer_cols)]
+        groups = [(layout.columns[c].product, [c]) for c in answer_cols] if layout.products else [(None, answer_cols)]
         for product, cols in groups:
             answer = _join([values.get(c, "") for c in cols], "\n")
             choice = normalize_choice(choice_raw) if choice_raw else None
@@ -545,9 +543,7 @@ def read_grid(
         pooled.setdefault(_signature(table.layout), []).extend(table.rows)
     for table in tables:
         stats = _column_stats(table.layout, pooled[_signature(table.layout)])
-        items, skipped = table_items(
-            table, stats, sheet=sheet, row_word=row_word, max_cell_chars=max_cell_chars
-        )
+        items, skipped = table_items(table, stats, sheet=sheet, row_word=row_word, max_cell_chars=max_cell_chars)
         result.items.extend(items)
         result.skipped.extend(skipped)
     return result

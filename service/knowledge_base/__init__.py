@@ -81,9 +81,7 @@ class KnowledgeBase:
         ws = get_or_create_workspace(session, workspace)
         return replace_source(session, ws, doc, data_sha256=hashlib.sha256(data).hexdigest(), product=product)
 
-    def ingest_file(
-        self, session: Session, workspace: str, path: Path, product: str | None = None
-    ) -> SourceSummary:
+    def ingest_file(self, session: Session, workspace: str, path: Path, product: str | None = None) -> SourceSummary:
         return self.ingest_bytes(session, workspace, path.name, path.read_bytes(), product)
 
     def sync(self, session: Session, workspace: str, progress: Progress | None = None) -> SyncResult:

@@ -44,7 +44,7 @@ def embed_cached(
     known: dict[str, list[float]] = {}
     unique = list(dict.fromkeys(hashes))
     for start in range(0, len(unique), 500):
-        chunk = unique[start: start + 500]
+        chunk = unique[start : start + 500]
         for row in session.execute(
             select(EmbeddingCache.text_hash, EmbeddingCache.vector).where(
                 EmbeddingCache.model == model, EmbeddingCache.text_hash.in_(chunk)
@@ -56,7 +56,7 @@ def embed_cached(
     if progress:
         progress(done, len(texts))
     for start in range(0, len(missing), 64):
-        batch = missing[start: start + 64]
+        batch = missing[start : start + 64]
         vectors = embeddings.embed_documents([t for _, t in batch])
         for (h, _), vector in zip(batch, vectors, strict=True):
             known[h] = vector
@@ -83,15 +83,12 @@ def sync_vectors(
 
     vectors, computed = embed_cached(session, embeddings, [passage_text(e.question, e.answer) for e in todo], progress)
     for start in range(0, len(todo), _BATCH):
-        batch = todo[start: start + _BATCH]
+        batch = todo[start : start + _BATCH]
         index.upsert(
             workspace.name,
             [e.id for e in batch],
-            vectors[start: start + _BATCH],
-            [
-                {"content_hash": e.content_hash, "product": e.product or "", "language": e.language}
-                for e in batch
-            ],
+            vectors[start : start + _BATCH],
+            [{"content_hash": e.content_hash, "product": e.product or "", "language": e.language} for e in batch],
         )
     index.delete(workspace.name, stale)
     if progress and not todo:

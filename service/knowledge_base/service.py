@@ -144,9 +144,7 @@ def list_sources(session: Session, workspace: Workspace) -> list[tuple[Source, i
     return [(source, count) for source, count in rows]
 
 
-def entries_by_locator(
-    session: Session, workspace: Workspace, locator: str, source: str | None = None
-) -> list[Entry]:
+def entries_by_locator(session: Session, workspace: Workspace, locator: str, source: str | None = None) -> list[Entry]:
     """Entries a person would quote as e.g. 'No.19' or '6-8' (optionally within one file)."""
     wanted = {locator, f"No.{locator}", locator.removeprefix("No.").removeprefix("No")}
     query = (
@@ -171,6 +169,9 @@ def get_entries(session: Session, ids: list[str]) -> list[Entry]:
 def workspace_entries(session: Session, workspace: Workspace) -> list[Entry]:
     return list(
         session.scalars(
-            select(Entry).where(Entry.workspace_id == workspace.id).options(selectinload(Entry.source)).order_by(Entry.id)
+            select(Entry)
+            .where(Entry.workspace_id == workspace.id)
+            .options(selectinload(Entry.source))
+            .order_by(Entry.id)
         )
     )

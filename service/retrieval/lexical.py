@@ -25,7 +25,7 @@ def tokenize(text: str) -> list[str]:
             if len(run) == 1:
                 tokens.append(run)
             else:
-                tokens.extend(run[i: i + 2] for i in range(len(run) - 1))
+                tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
         else:
             tokens.append(run)
     return tokens

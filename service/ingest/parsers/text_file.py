@@ -81,8 +81,9 @@ def parse_text(file: str, text: str, limits: Limits) -> ParsedDocument:
 _HEADING = re.compile(r"^(?:#{1,6}[ \t]*)?(\d{1,2}(?:[.．]\d{1,2}){0,3})[.．)）]?[ \u3000]+(\S[^\t]{0,60})$")
 _MD_HEADING = re.compile(r"^#{1,6}[ \t]+(\S.{0,80})$")
 _BULLET = re.compile(r"^\s*([-*•・●○◆■□]|\d{1,2}[.)）])\s*")
-_HISTORY = re.compile(r"^(改訂履歴|変更履歴|更新履歴|版数管理|revision history|change ?log|document history)\b",
-                      re.IGNORECASE)
+_HISTORY = re.compile(
+    r"^(改訂履歴|変更履歴|更新履歴|版数管理|revision history|change ?log|document history)\b", re.IGNORECASE
+)
 _CJK_END = re.compile(r"[\u3040-\u30ff\u3400-\u9fffA-Za-z0-9]$")
 _CJK_START = re.compile(r"^[\u3040-\u30ff\u3400-\u9fff)）」、。]")
 
