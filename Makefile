@@ -1,0 +1,32 @@
+# The two set-up commands of the README: `make demo` and `make test`. Both install what they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint bench
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# torch first, pinned: that version's CPU build is on the package index mirror of this machine
+# kind, and pinning it keeps pip from pulling a multi-GB CUDA build for sentence-transformers.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/kotae ingest knowledge_base
+	$(BIN)/kotae kb search "バックアップの世代数は？" -k 3
+	$(BIN)/kotae kb search "Do you support multi-factor authentication?" -k 3
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check service tests eval
+	$(BIN)/ruff format --check service tests eval
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+bench: $(VENV)/.installed
+	$(BIN)/python eval/bench_ingest.py
