@@ -17,6 +17,7 @@ import re
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 from service.ingest.choices import leading_choice, normalize_choice
 from service.ingest.columns import Role, header_key, header_role, product_from_header
@@ -549,7 +550,7 @@ def read_grid(
     return result
 
 
-def preamble_date(lines: Sequence[str]):  # noqa: ANN201 - date | None
+def preamble_date(lines: Sequence[str]) -> date | None:
     for line in lines:
         found = labelled_date(line)
         if found:
