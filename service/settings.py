@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     lexical_weight_en: float = 0.0
     candidate_pool: int = 50
 
+    drafter: Literal["offline"] = "offline"
+    # Drafts whose evidence confidence falls below this say "no evidence" instead of answering.
+    abstain_threshold: float = 0.45
+
     max_file_mb: int = 50
     max_cell_chars: int = 20_000
     max_rows: int = 100_000

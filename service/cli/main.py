@@ -7,6 +7,7 @@ import os
 # Before chromadb is imported anywhere: no telemetry, and nothing reaches for the network.
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
+import json  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Annotated  # noqa: E402
 
@@ -16,6 +17,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table  # noqa: E402
 
 from service.db import session_scope  # noqa: E402
+from service.drafting import NO_EVIDENCE, draft_questionnaire, get_drafter, read_questionnaire  # noqa: E402
+from service.export import FILLABLE, ExportError, fill, to_json  # noqa: E402
 from service.ingest import SUPPORTED, IngestError  # noqa: E402
 from service.knowledge_base import (  # noqa: E402
     KnowledgeBase,
@@ -142,6 +145,69 @@ def ingest(
         )
     if failures:
         raise typer.Exit(1)
+
+
+@app.command()
+def draft(
+    file: Annotated[Path, typer.Argument(help="The customer's questionnaire (xlsx, csv, docx, md/txt).")],
+    workspace: WorkspaceOpt = None,
+    product: Annotated[str | None, typer.Option(help="Answer for this product.")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write the filled questionnaire here.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the drafts as JSON here.")] = None,
+) -> None:
+    """Draft answers to a questionnaire from the knowledge base, with citations."""
+    settings = get_settings()
+    kb = KnowledgeBase(settings)
+    ws = _workspace(workspace)
+    if output is not None and output.suffix.lower() != file.suffix.lower():
+        err.print(f"[red]The filled file keeps the original's type:[/red] use a '{file.suffix}' name for -o.")
+        raise typer.Exit(2)
+    if output is not None and file.suffix.lower() not in FILLABLE:
+        err.print(
+            f"[red]Cannot write answers into '{file.suffix}'[/red]; use --json (fillable: {', '.join(FILLABLE)})."
+        )
+        raise typer.Exit(2)
+    try:
+        if not file.is_file():
+            raise IngestError(file.name, "no such file")
+        questionnaire = read_questionnaire(file.name, file.read_bytes(), kb.limits)
+    except IngestError as exc:
+        err.print(f"[red]error[/red]: {exc}")
+        raise typer.Exit(1) from None
+
+    drafter = get_drafter(kb)
+    with _progress() as progress, session_scope(settings.resolved_database_url) as session:
+        task = progress.add_task(f"Drafting {file.name}", total=len(questionnaire.items))
+        drafts = draft_questionnaire(
+            session,
+            drafter,
+            ws,
+            questionnaire,
+            product,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+
+    table = Table(title=f"{file.name}: {len(drafts)} questions")
+    for column, width in (("ref", 14), ("question", 44), ("choice", 8), ("conf.", 5), ("cited", 30)):
+        table.add_column(column, max_width=width)
+    for d in drafts:
+        cited = "; ".join(f"{c.source} {c.locator}" for c in d.citations) or "-"
+        status = "[red]no evidence[/red]" if d.status == NO_EVIDENCE else (d.choice or "")
+        table.add_row(d.ref, d.question[:120], status, f"{d.confidence:.2f}", cited)
+    console.print(table)
+    abstained = sum(1 for d in drafts if d.status == NO_EVIDENCE)
+    console.print(f"{len(drafts) - abstained} drafted, {abstained} without evidence.")
+
+    if json_out is not None:
+        json_out.write_text(json.dumps(to_json(questionnaire, drafts), ensure_ascii=False, indent=2), encoding="utf-8")
+        console.print(f"JSON written to {json_out}")
+    if output is not None:
+        try:
+            output.write_bytes(fill(questionnaire, drafts))
+        except ExportError as exc:
+            err.print(f"[red]error[/red]: {exc}")
+            raise typer.Exit(1) from None
+        console.print(f"Filled questionnaire written to {output}")
 
 
 @kb_app.command("stats")

@@ -283,6 +283,8 @@ def _placement_cost(layout: Layout, stats: _Stats, placed: dict[int, str], shift
         if role is Role.CHOICE:
             cost += 0 if normalize_choice(value) else 2
             continue
+        if role is Role.QUESTION and _is_id(value):
+            cost += 3  # a bare number is an item number, not question text
         if role is Role.CATEGORY and shift:
             # Exports drop merged category cells first: a shifted row rarely keeps its category.
             cost += 0.6
@@ -312,6 +314,8 @@ def align(layout: Layout, stats: _Stats, cells: Sequence[str]) -> dict[int, str]
     natural = {i: cells[i] for i in range(min(width, len(cells)))}
     if last >= width - 1 or last < 0 or width > _MAX_ALIGN_WIDTH or width - (last + 1) > _MAX_ALIGN_GAP:
         return natural
+    if not stats.median_len:
+        return natural  # no complete row to learn from: an unanswered questionnaire, rows are as they look
     values = list(cells[: last + 1])
     best = natural
     best_cost = _placement_cost(layout, stats, natural, 0)

@@ -24,25 +24,26 @@ def sniff_delimiter(text: str, file: str) -> str:
         return max(counts, key=lambda d: counts[d])
 
 
-def read_csv(file: str, data: bytes, limits: Limits) -> tuple[list[Row], str, str]:
-    """(rows, encoding, delimiter): the encoding and delimiter are kept so a filled copy can match."""
+def read_csv_records(file: str, data: bytes, limits: Limits) -> tuple[list[list[str]], str, str]:
+    """(raw records, encoding, delimiter): kept as they are so a filled copy can match the original."""
     try:
         text, encoding = decode_text(data)
     except UnicodeDecodeError as exc:
         raise IngestError(file, "not a text file in UTF-8, UTF-8 with BOM or CP932") from exc
     delimiter = sniff_delimiter(text, file)
-    rows: list[Row] = []
+    records: list[list[str]] = []
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         for number, record in enumerate(reader, start=1):
             if number > limits.max_rows:
                 raise IngestError(file, f"more than {limits.max_rows} rows", row=number)
-            rows.append((number, [clean_cell(c) for c in record]))
+            records.append(record)
     except csv.Error as exc:
         raise IngestError(file, f"malformed CSV: {exc}", row=reader.line_num) from exc
-    return rows, encoding, delimiter
+    return records, encoding, delimiter
 
 
 def parse(file: str, data: bytes, limits: Limits) -> ParsedDocument:
-    rows, _, _ = read_csv(file, data, limits)
+    records, _, _ = read_csv_records(file, data, limits)
+    rows: list[Row] = [(number, [clean_cell(c) for c in record]) for number, record in enumerate(records, start=1)]
     return document_from_grids(file, [(None, rows)], row_word="row", limits=limits)
