@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -36,7 +36,19 @@ class Settings(BaseSettings):
     lexical_weight_en: float = 0.0
     candidate_pool: int = 50
 
-    drafter: Literal["offline"] = "offline"
+    drafter: Literal["offline", "llm"] = "offline"
+
+    # LLM drafter: any OpenAI-compatible endpoint (OpenAI, Azure, vLLM, llama.cpp server, LM Studio),
+    # Ollama, or a local GGUF file through llama-cpp-python.
+    llm_provider: Literal["openai", "ollama", "llamacpp"] = "openai"
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_model_path: Path | None = Field(default=None, description="GGUF file for llamacpp.")
+    llm_timeout_seconds: float = 60.0
+    llm_concurrency: int = 4
+    llm_evidence_tokens: int = 3000  # budget for the evidence in one prompt, counted with tiktoken
+    prompts_dir: Path = Field(default=Path(__file__).resolve().parents[1] / "prompts")
     # Drafts whose evidence confidence falls below this say "no evidence" instead of answering.
     abstain_threshold: float = 0.45
 

@@ -196,7 +196,14 @@ def draft(
         table.add_row(d.ref, d.question[:120], status, f"{d.confidence:.2f}", cited)
     console.print(table)
     abstained = sum(1 for d in drafts if d.status == NO_EVIDENCE)
-    console.print(f"{len(drafts) - abstained} drafted, {abstained} without evidence.")
+    fallbacks = sum(1 for d in drafts if d.drafter == "offline_fallback")
+    console.print(
+        f"{len(drafts) - abstained} drafted, {abstained} without evidence"
+        + (f", {fallbacks} from the offline drafter after an unusable LLM reply" if fallbacks else "")
+        + "."
+    )
+    if hasattr(drafter, "prompt_tokens"):
+        console.print(f"LLM tokens: {drafter.prompt_tokens} prompt, {drafter.completion_tokens} completion.")
 
     if json_out is not None:
         json_out.write_text(json.dumps(to_json(questionnaire, drafts), ensure_ascii=False, indent=2), encoding="utf-8")

@@ -30,5 +30,9 @@ def get_drafter(kb: KnowledgeBase) -> Drafter:
     match kb.settings.drafter:
         case "offline":
             return OfflineDrafter(kb)
+        case "llm":
+            from service.drafting.llm import LLMDrafter
+
+            return LLMDrafter(kb)
         case other:
             raise ValueError(f"unknown drafter {other!r}")

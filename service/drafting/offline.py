@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy.orm import Session
 
 from service.drafting import evidence
 from service.drafting.choices import evidence_choice, label
 from service.drafting.model import DRAFTED, NO_EVIDENCE, Citation, Draft
+from service.drafting.request import Request
 from service.ingest.choices import normalize_choice
 from service.knowledge_base import KnowledgeBase, SearchHit
 
@@ -69,8 +72,17 @@ class OfflineDrafter:
         self.kb = kb
         self.k = k
 
-    def draft(
-        self, session: Session, workspace: str, ref: str, question: str, language: str, product: str | None
-    ) -> Draft:
-        hits = self.kb.search(session, workspace, question, k=self.k, product=product)
-        return compose(ref, question, language, hits, self.kb.settings.abstain_threshold)
+    def draft_batch(
+        self,
+        session: Session,
+        workspace: str,
+        requests: list[Request],
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[Draft]:
+        drafts = []
+        for number, r in enumerate(requests, start=1):
+            hits = self.kb.search(session, workspace, r.question, k=self.k, product=r.product)
+            drafts.append(compose(r.ref, r.question, r.language, hits, self.kb.settings.abstain_threshold))
+            if progress:
+                progress(number, len(requests))
+        return drafts

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from service.drafting.model import Draft
 from service.drafting.questionnaire import Questionnaire, item_ref
+from service.drafting.request import Request
 
 Progress = Callable[[int, int], None]
 
@@ -18,9 +19,9 @@ Progress = Callable[[int, int], None]
 class Drafter(Protocol):
     name: str
 
-    def draft(
-        self, session: Session, workspace: str, ref: str, question: str, language: str, product: str | None
-    ) -> Draft: ...
+    def draft_batch(
+        self, session: Session, workspace: str, requests: list[Request], progress: Progress | None = None
+    ) -> list[Draft]: ...
 
 
 def _key(question: str, product: str | None) -> tuple[str, str]:
@@ -36,19 +37,13 @@ def draft_questionnaire(
     progress: Progress | None = None,
 ) -> list[Draft]:
     """Drafts in the questionnaire's order. Only this workspace's entries can ever be cited."""
-    done: dict[tuple[str, str], Draft] = {}
-    drafts: list[Draft] = []
-    total = len(questionnaire.items)
-    for number, item in enumerate(questionnaire.items, start=1):
+    keys: list[tuple[str, str]] = []
+    unique: dict[tuple[str, str], Request] = {}
+    for item in questionnaire.items:
         item_product = item.product or product
         key = _key(item.question, item_product)
-        ref = item_ref(item)
-        if key in done:
-            drafts.append(replace(done[key], ref=ref))
-        else:
-            draft = drafter.draft(session, workspace, ref, item.question, item.language, item_product)
-            done[key] = draft
-            drafts.append(draft)
-        if progress:
-            progress(number, total)
-    return drafts
+        keys.append(key)
+        unique.setdefault(key, Request(item_ref(item), item.question, item.language, item_product))
+    drafted = drafter.draft_batch(session, workspace, list(unique.values()), progress)
+    by_key = dict(zip(unique, drafted, strict=True))
+    return [replace(by_key[key], ref=item_ref(item)) for key, item in zip(keys, questionnaire.items, strict=True)]

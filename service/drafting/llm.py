@@ -1,0 +1,226 @@
+"""The LLM drafter: a chat model writes the answer from the retrieved evidence, and every reply
+is checked before it becomes a draft.
+
+A reply must be one JSON object whose citations are labels of the evidence given for that very
+question; anything else (another id, malformed JSON, a timeout) is asked again once and then
+replaced by the offline draft, marked `offline_fallback`. Evidence too weak to answer from never
+reaches the model: the draft says no_evidence, as the offline drafter would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from sqlalchemy.orm import Session
+
+from service.drafting import evidence
+from service.drafting.choices import LABELS
+from service.drafting.model import DRAFTED, NO_EVIDENCE, Draft
+from service.drafting.offline import citation, compose
+from service.drafting.request import Request
+from service.knowledge_base import KnowledgeBase, SearchHit
+from service.llm import count_tokens, get_chat_model, load_prompt, truncate
+
+# Below this share of the abstain threshold the evidence is not worth a model call.
+LLM_GATE = 0.5
+_JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
+
+
+class Reply(BaseModel):
+    choice: str | None = None
+    answer: str = ""
+    citations: list[str] = Field(default_factory=list)
+    confidence: float = Field(default=0.5, ge=0.0, le=1.0)
+    no_evidence: bool = False
+
+    @field_validator("citations", mode="before")
+    @classmethod
+    def _strings(cls, value: Any) -> Any:
+        return [str(v) for v in value] if isinstance(value, list) else value
+
+
+class InvalidReply(ValueError):
+    pass
+
+
+@dataclass
+class _Prepared:
+    request: Request
+    hits: list[SearchHit]
+    labels: dict[str, SearchHit]
+    evidence_confidence: float
+    messages: list[Any] | None  # None: not sent (too weak)
+
+
+def parse_reply(content: str, labels: dict[str, SearchHit], language: str) -> Reply:
+    match = _JSON_OBJECT.search(content or "")
+    if not match:
+        raise InvalidReply("the reply holds no JSON object")
+    try:
+        reply = Reply.model_validate(json.loads(match.group(0)))
+    except (json.JSONDecodeError, ValidationError) as exc:
+        raise InvalidReply(f"the reply is not the expected JSON: {exc}") from exc
+    if reply.no_evidence:
+        return reply
+    unknown = [c for c in reply.citations if c not in labels]
+    if unknown:
+        raise InvalidReply(f"the reply cites evidence it was not given: {', '.join(unknown)}")
+    if not reply.citations or not reply.answer.strip():
+        raise InvalidReply("the reply has no answer or cites no evidence")
+    allowed = set(LABELS["en" if language == "en" else "ja"].values())
+    if reply.choice is not None and reply.choice not in allowed:
+        raise InvalidReply(f"choice {reply.choice!r} is not one of {sorted(allowed)}")
+    return reply
+
+
+class LLMDrafter:
+    name = "llm"
+
+    def __init__(self, kb: KnowledgeBase, model: BaseChatModel | None = None, k: int = 5) -> None:
+        self.kb = kb
+        self.settings = kb.settings
+        self.model = model or get_chat_model(kb.settings)
+        self.k = k
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+
+    # ------------------------------------------------------------------ prompt
+
+    def evidence_block(self, hits: list[SearchHit]) -> tuple[str, dict[str, SearchHit]]:
+        """Evidence labelled E1.., trimmed to the token budget (whole entries first, then text)."""
+        budget = self.settings.llm_evidence_tokens
+        blocks: list[str] = []
+        labels: dict[str, SearchHit] = {}
+        used = 0
+        for number, hit in enumerate(hits, start=1):
+            entry = hit.entry
+            label = f"E{number}"
+            head = f"[{label}] {entry.source.name} {entry.locator}" + (f" ({entry.product})" if entry.product else "")
+            body = f"Q: {entry.question}\nA: {entry.answer}" + (f"\n備考: {entry.notes}" if entry.notes else "")
+            block = f"{head}\n{body}"
+            cost = count_tokens(block)
+            if used + cost > budget:
+                room = budget - used - count_tokens(head) - 1
+                if room < 40:
+                    break
+                block = f"{head}\n{truncate(body, room)}"
+                cost = count_tokens(block)
+            blocks.append(block)
+            labels[label] = hit
+            used += cost
+        return "\n\n".join(blocks), labels
+
+    def prepare(self, session: Session, workspace: str, request: Request) -> _Prepared:
+        hits = self.kb.search(session, workspace, request.question, k=self.k, product=request.product)
+        signals = evidence.score(request.question, request.language, hits)
+        if not hits or signals.confidence < self.settings.abstain_threshold * LLM_GATE:
+            return _Prepared(request, hits, {}, signals.confidence, None)
+        block, labels = self.evidence_block(hits)
+        prompt = load_prompt(self.settings, "draft", request.language)
+        messages = prompt.format_messages(question=request.question, evidence=block)
+        return _Prepared(request, hits, labels, signals.confidence, messages)
+
+    # ------------------------------------------------------------------ calls
+
+    async def _ask(self, prepared: _Prepared) -> Reply:
+        assert prepared.messages is not None
+        message = await asyncio.wait_for(
+            self.model.ainvoke(prepared.messages), timeout=self.settings.llm_timeout_seconds
+        )
+        usage = getattr(message, "usage_metadata", None) or {}
+        self.prompt_tokens += int(usage.get("input_tokens", 0))
+        self.completion_tokens += int(usage.get("output_tokens", 0))
+        content = message.content if isinstance(message.content, str) else json.dumps(message.content)
+        return parse_reply(content, prepared.labels, prepared.request.language)
+
+    async def _draft_one(self, prepared: _Prepared, gate: asyncio.Semaphore) -> Draft:
+        request = prepared.request
+        fallback = compose(
+            request.ref,
+            request.question,
+            request.language,
+            prepared.hits,
+            self.settings.abstain_threshold,
+            drafter="offline_fallback",
+        )
+        if prepared.messages is None:
+            return Draft(
+                request.ref,
+                request.question,
+                request.language,
+                None,
+                "",
+                prepared.evidence_confidence,
+                NO_EVIDENCE,
+                [],
+                "llm",
+                fallback.signals,
+            )
+        async with gate:
+            for _attempt in range(2):
+                try:
+                    reply = await self._ask(prepared)
+                    break
+                except Exception:  # noqa: BLE001 - a bad reply, a timeout, a refused call: ask once more
+                    continue
+            else:
+                return fallback
+        confidence = round((reply.confidence + prepared.evidence_confidence) / 2, 4)
+        if reply.no_evidence:
+            return Draft(
+                request.ref,
+                request.question,
+                request.language,
+                None,
+                "",
+                confidence,
+                NO_EVIDENCE,
+                [],
+                "llm",
+                fallback.signals,
+            )
+        cited = [citation(prepared.labels[label]) for label in dict.fromkeys(reply.citations)]
+        return Draft(
+            request.ref,
+            request.question,
+            request.language,
+            reply.choice,
+            reply.answer.strip(),
+            confidence,
+            DRAFTED,
+            cited,
+            "llm",
+            fallback.signals,
+        )
+
+    async def _run(self, prepared: list[_Prepared], progress: Callable[[int, int], None] | None) -> list[Draft]:
+        gate = asyncio.Semaphore(max(1, self.settings.llm_concurrency))
+        done = 0
+
+        async def tracked(p: _Prepared) -> Draft:
+            nonlocal done
+            draft = await self._draft_one(p, gate)
+            done += 1
+            if progress:
+                progress(done, len(prepared))
+            return draft
+
+        return list(await asyncio.gather(*(tracked(p) for p in prepared)))
+
+    def draft_batch(
+        self,
+        session: Session,
+        workspace: str,
+        requests: list[Request],
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[Draft]:
+        # Retrieval uses the session here, before any model call; the calls then run concurrently.
+        prepared = [self.prepare(session, workspace, r) for r in requests]
+        return asyncio.run(self._run(prepared, progress))
