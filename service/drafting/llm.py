@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from service.drafting import evidence
 from service.drafting.choices import LABELS
-from service.drafting.model import DRAFTED, NO_EVIDENCE, Draft
+from service.drafting.model import DRAFTED, Draft, no_evidence
 from service.drafting.offline import citation, compose
 from service.drafting.request import Request
 from service.knowledge_base import KnowledgeBase, SearchHit
@@ -151,17 +151,8 @@ class LLMDrafter:
             drafter="offline_fallback",
         )
         if prepared.messages is None:
-            return Draft(
-                request.ref,
-                request.question,
-                request.language,
-                None,
-                "",
-                prepared.evidence_confidence,
-                NO_EVIDENCE,
-                [],
-                "llm",
-                fallback.signals,
+            return no_evidence(
+                request.ref, request.question, request.language, prepared.evidence_confidence, "llm", fallback.signals
             )
         async with gate:
             for _attempt in range(2):
@@ -174,18 +165,7 @@ class LLMDrafter:
                 return fallback
         confidence = round((reply.confidence + prepared.evidence_confidence) / 2, 4)
         if reply.no_evidence:
-            return Draft(
-                request.ref,
-                request.question,
-                request.language,
-                None,
-                "",
-                confidence,
-                NO_EVIDENCE,
-                [],
-                "llm",
-                fallback.signals,
-            )
+            return no_evidence(request.ref, request.question, request.language, confidence, "llm", fallback.signals)
         cited = [citation(prepared.labels[label]) for label in dict.fromkeys(reply.citations)]
         return Draft(
             request.ref,

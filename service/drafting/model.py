@@ -37,3 +37,10 @@ class Draft:
             {"entry_id": c.entry_id, "source": c.source, "locator": c.locator, "text": c.text} for c in self.citations
         ]
         return data
+
+
+def no_evidence(
+    ref: str, question: str, language: str, confidence: float, drafter: str, signals: dict[str, float]
+) -> Draft:
+    """An honest "no evidence": no choice, no text, nothing cited."""
+    return Draft(ref, question, language, None, "", confidence, NO_EVIDENCE, [], drafter, signals)

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from service.drafting import evidence
 from service.drafting.choices import evidence_choice, label
-from service.drafting.model import DRAFTED, NO_EVIDENCE, Citation, Draft
+from service.drafting.model import DRAFTED, Citation, Draft, no_evidence
 from service.drafting.request import Request
 from service.ingest.choices import normalize_choice
 from service.knowledge_base import KnowledgeBase, SearchHit
@@ -34,7 +34,7 @@ def compose(
     signals = evidence.score(question, language, hits)
     signal_map = {k: v for k, v in vars(signals).items() if k != "confidence"}
     if not hits or signals.confidence < threshold:
-        return Draft(ref, question, language, None, "", signals.confidence, NO_EVIDENCE, [], drafter, signal_map)
+        return no_evidence(ref, question, language, signals.confidence, drafter, signal_map)
     top = hits[0]
 
     def choice_of(hit: SearchHit) -> str | None:
