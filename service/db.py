@@ -31,16 +31,31 @@ def get_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(url: str):  # noqa: ANN201 - alembic.config.Config
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
 @lru_cache(maxsize=8)
 def init_db(url: str) -> Engine:
-    """Create the schema if it is missing."""
-    import service.knowledge_base.models  # noqa: F401 - registers the tables
+    """Bring the schema up to date (Alembic migrations), creating the SQLite folder if needed."""
+    from alembic import command
 
     engine = get_engine(url)
     database = engine.url.database
     if engine.url.get_backend_name() == "sqlite" and database and database != ":memory:":
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    Base.metadata.create_all(engine)
+    config = alembic_config(url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
     return engine
 
 

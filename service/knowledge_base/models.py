@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -78,6 +79,8 @@ class Entry(Base):
     ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # Hash of the text that is embedded: the vector index is in sync when it holds this hash.
     content_hash: Mapped[str] = mapped_column(String(64))
+    # For answers approved in review: questionnaire, item, reviewer, date.
+    provenance: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     source: Mapped[Source] = relationship(back_populates="entries")
 
