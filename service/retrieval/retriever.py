@@ -122,6 +122,9 @@ class Retriever:
                 .options(selectinload(Entry.source))
             )
         }
+        if product:
+            fused = [(i, s) for i, s in fused if i in entries and product_matches(entries[i].product, product)]
+        fused = _newest_first_for_same_question(fused, entries)
         hits: list[SearchHit] = []
         for entry_id, score in fused:
             entry = entries.get(entry_id)  # vectors of entries deleted since are simply skipped
@@ -140,3 +143,38 @@ class Retriever:
             if len(hits) >= k:
                 break
         return hits
+
+
+def _newest_first_for_same_question(
+    fused: list[tuple[str, float]], entries: dict[str, Entry]
+) -> list[tuple[str, float]]:
+    """Entries answering the very same question keep their group's best slots, newest first:
+    a newer approved answer outranks an older one."""
+
+    def key(entry_id: str) -> tuple[str, str] | None:
+        entry = entries.get(entry_id)
+        return (" ".join(entry.question.lower().split()), entry.product or "") if entry else None
+
+    groups: dict[tuple[str, str], list[str]] = {}
+    for entry_id, _ in fused:
+        k = key(entry_id)
+        if k is not None:
+            groups.setdefault(k, []).append(entry_id)
+    reordered: dict[str, list[str]] = {
+        k: sorted(ids, key=lambda i: (entries[i].ingested_at, i), reverse=True)
+        for k, ids in groups.items()
+        if len(ids) > 1
+    }
+    if not reordered:
+        return fused
+    taken: dict[tuple[str, str], int] = {}
+    out: list[tuple[str, float]] = []
+    for entry_id, score in fused:
+        k = key(entry_id)
+        if k in reordered:
+            position = taken.get(k, 0)
+            taken[k] = position + 1
+            out.append((reordered[k][position], score))
+        else:
+            out.append((entry_id, score))
+    return out
