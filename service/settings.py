@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     # Drafts whose evidence confidence falls below this say "no evidence" instead of answering.
     abstain_threshold: float = 0.45
 
+    secret_key: SecretStr | None = Field(default=None, description="Signs session cookies; default: kept in home.")
+    secure_cookies: bool = Field(default=False, description="Send the session cookie over HTTPS only.")
+
     max_file_mb: int = 50
     max_cell_chars: int = 20_000
     max_rows: int = 100_000

@@ -33,6 +33,8 @@ from service.settings import get_settings  # noqa: E402
 app = typer.Typer(help="Kotae drafts answers to security questionnaires from your past answers.", no_args_is_help=True)
 kb_app = typer.Typer(help="Inspect and search the knowledge base.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
+users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
 
 console = Console()
 err = Console(stderr=True)
@@ -339,6 +341,49 @@ def kb_delete_source(
     with session_scope(settings.resolved_database_url) as session:
         kb.sync(session, ws_name)
     console.print(f"Removed {name}: {removed} entries.")
+
+
+@users_app.command("add")
+def users_add(
+    email: Annotated[str, typer.Argument(help="The user's email (their login).")],
+    workspace: Annotated[str, typer.Option("--workspace", "-w", help="Workspace to give a role in.")] = "default",
+    role: Annotated[str, typer.Option(help="admin, reviewer or viewer.")] = "admin",
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    password: Annotated[
+        str | None, typer.Option(envvar="KOTAE_NEW_USER_PASSWORD", help="Default: asked for, hidden.")
+    ] = None,
+    token: Annotated[bool, typer.Option("--token", help="Also print a new API token for the user.")] = False,
+) -> None:
+    """Create a user (the first admin, typically) with a role in a workspace."""
+    from service.accounts.service import AccountError, create_token, create_user, set_role
+
+    settings = get_settings()
+    if password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        with session_scope(settings.resolved_database_url) as session:
+            user = create_user(session, email, password, name)
+            set_role(session, user, workspace, role)
+            new_token = create_token(session, user, "cli") if token else None
+    except AccountError as exc:
+        err.print(f"[red]error[/red]: {exc}")
+        raise typer.Exit(1) from None
+    console.print(f"User {email} created, {role} of workspace '{workspace}'.")
+    if new_token:
+        console.print(f"API token (shown once): {new_token}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+) -> None:
+    """Run the web app and API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from service.api import create_app
+
+    uvicorn.run(create_app(get_settings()), host=host, port=port, log_level="info")
 
 
 if __name__ == "__main__":

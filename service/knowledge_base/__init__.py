@@ -9,6 +9,7 @@ Public surface:
 from __future__ import annotations
 
 import hashlib
+import threading
 from functools import cached_property
 from pathlib import Path
 
@@ -52,6 +53,7 @@ __all__ = [
 class KnowledgeBase:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._sync_locks: dict[str, threading.Lock] = {}
 
     @property
     def limits(self) -> Limits:
@@ -86,7 +88,8 @@ class KnowledgeBase:
 
     def sync(self, session: Session, workspace: str, progress: Progress | None = None) -> SyncResult:
         """Bring the vector index in step with the stored entries (after the entries commit)."""
-        return sync_vectors(session, get_workspace(session, workspace), self.embeddings, self.vectors, progress)
+        with self._sync_locks.setdefault(workspace, threading.Lock()):
+            return sync_vectors(session, get_workspace(session, workspace), self.embeddings, self.vectors, progress)
 
     def search(
         self, session: Session, workspace: str, text: str, k: int = 5, product: str | None = None

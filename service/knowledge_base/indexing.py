@@ -68,6 +68,23 @@ def embed_cached(
     return [known[h] for h in hashes], len(missing)
 
 
+def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, object]]) -> None:
+    """Cache rows another process may have written meanwhile are simply kept."""
+    if not rows:
+        return
+    match session.get_bind().dialect.name:
+        case "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        case "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        case _:
+            for row in rows:
+                session.merge(EmbeddingCache(**row))
+            session.flush()
+            return
+    session.execute(insert(EmbeddingCache).values(rows).on_conflict_do_nothing())
+
+
 def sync_vectors(
     session: Session,
     workspace: Workspace,

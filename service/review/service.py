@@ -67,7 +67,7 @@ class StaleVersion(ReviewError):
 
     def __init__(self, item: Item) -> None:
         super().__init__(f"item {item.id} was changed by someone else (now version {item.version})")
-        self.item = item
+        self.item_id = item.id  # ids only: the request's session is gone when the error is rendered
 
 
 # --------------------------------------------------------------------------- audit
@@ -200,6 +200,9 @@ def run_drafting(kb: KnowledgeBase, questionnaire_id: int, batch_size: int = 8) 
             for i in questionnaire.items
             if i.status in (PENDING, FAILED)
         ]
+    with session_scope(url) as session:
+        # Entries stored moments ago (an ingest, an approval) must be searchable before drafting.
+        kb.sync(session, workspace)
     drafter = get_drafter(kb)
     for start in range(0, len(todo), batch_size):
         batch = todo[start : start + batch_size]

@@ -1,0 +1,59 @@
+"""Background work of the embedded default: drafting jobs and vector syncs, in-process threads.
+
+Progress and results live in the database, so a page reload (or a restart) sees them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from service.db import session_scope
+from service.knowledge_base import KnowledgeBase
+from service.review.service import run_drafting
+
+log = logging.getLogger(__name__)
+
+
+class Jobs:
+    def __init__(self, kb: KnowledgeBase, workers: int = 2) -> None:
+        self.kb = kb
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kotae-job")
+        self._sync_pending: set[str] = set()
+        self._lock = threading.Lock()
+        self.futures: list[Future[None]] = []
+
+    def draft(self, questionnaire_id: int) -> Future[None]:
+        future = self._pool.submit(self._guard, run_drafting, self.kb, questionnaire_id)
+        self.futures.append(future)
+        return future
+
+    def sync(self, workspace: str) -> None:
+        """Bring the workspace's vectors up to date soon; requests made meanwhile share one sync."""
+        with self._lock:
+            if workspace in self._sync_pending:
+                return
+            self._sync_pending.add(workspace)
+        self.futures.append(self._pool.submit(self._guard, self._sync, workspace))
+
+    def _sync(self, workspace: str) -> None:
+        with self._lock:
+            self._sync_pending.discard(workspace)
+        with session_scope(self.kb.settings.resolved_database_url) as session:
+            self.kb.sync(session, workspace)
+
+    @staticmethod
+    def _guard(fn, *args) -> None:  # noqa: ANN001
+        try:
+            fn(*args)
+        except Exception:
+            log.exception("background job %s failed", getattr(fn, "__name__", fn))
+            raise
+
+    def wait(self, timeout: float | None = None) -> None:
+        for future in list(self.futures):
+            future.result(timeout=timeout)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=False)
