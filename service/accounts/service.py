@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.accounts.models import ROLES, ApiToken, Membership, User
-from service.knowledge_base.models import Workspace, utcnow
+from service.knowledge_base.models import Workspace
 from service.knowledge_base.service import get_or_create_workspace
 
 _hasher = PasswordHasher()
@@ -68,7 +68,7 @@ def user_for_token(session: Session, token: str) -> User | None:
     user = session.get(User, row.user_id)
     if user is None or not user.is_active:
         return None
-    row.last_used_at = utcnow()
+    # No write here: a read request must not take the database's write lock (SQLite has one writer).
     return user
 
 

@@ -37,8 +37,12 @@ def embed_cached(
     embeddings: KotaeEmbeddings,
     texts: Sequence[str],
     progress: Progress | None = None,
-) -> tuple[list[list[float]], int]:
-    """Passage vectors for `texts`, computing only those the cache lacks. Returns (vectors, computed)."""
+) -> tuple[list[list[float]], list[dict[str, object]]]:
+    """Passage vectors for `texts`, computing only those the cache lacks.
+
+    Returns (vectors, new cache rows). The rows are written by the caller at the end, so no write
+    lock is held while the model runs (SQLite has one writer).
+    """
     hashes = [content_hash(t) for t in texts]
     model = embeddings.model_id
     known: dict[str, list[float]] = {}
@@ -52,6 +56,7 @@ def embed_cached(
         ):
             known[row.text_hash] = np.frombuffer(row.vector, dtype=np.float32).tolist()
     missing = [(h, t) for h, t in dict(zip(hashes, texts, strict=True)).items() if h not in known]
+    rows: list[dict[str, object]] = []
     done = len(texts) - len(missing)
     if progress:
         progress(done, len(texts))
@@ -60,12 +65,11 @@ def embed_cached(
         vectors = embeddings.embed_documents([t for _, t in batch])
         for (h, _), vector in zip(batch, vectors, strict=True):
             known[h] = vector
-            session.add(EmbeddingCache(model=model, text_hash=h, vector=np.asarray(vector, np.float32).tobytes()))
+            rows.append({"model": model, "text_hash": h, "vector": np.asarray(vector, np.float32).tobytes()})
         done += len(batch)
         if progress:
             progress(done, len(texts))
-    session.flush()
-    return [known[h] for h in hashes], len(missing)
+    return [known[h] for h in hashes], rows
 
 
 def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, object]]) -> None:
@@ -98,7 +102,8 @@ def sync_vectors(
     stale = [i for i in held if i not in wanted]
     todo = [e for e in entries if held.get(e.id) != e.content_hash]
 
-    vectors, computed = embed_cached(session, embeddings, [passage_text(e.question, e.answer) for e in todo], progress)
+    texts = [passage_text(e.question, e.answer) for e in todo]
+    vectors, cache_rows = embed_cached(session, embeddings, texts, progress)
     for start in range(0, len(todo), _BATCH):
         batch = todo[start : start + _BATCH]
         index.upsert(
@@ -108,6 +113,7 @@ def sync_vectors(
             [{"content_hash": e.content_hash, "product": e.product or "", "language": e.language} for e in batch],
         )
     index.delete(workspace.name, stale)
+    _insert_ignoring_duplicates(session, cache_rows)
     if progress and not todo:
         progress(0, 0)
-    return SyncResult(len(todo), len(stale), computed, len(todo) - computed)
+    return SyncResult(len(todo), len(stale), len(cache_rows), len(todo) - len(cache_rows))

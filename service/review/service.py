@@ -402,13 +402,12 @@ def learn(session: Session, item: Item, user: User) -> Entry | None:
     source = _review_source(session, questionnaire)
     own_id = _item_entry_id(session, item, source)
     answer = item.answer or (item.choice or "")
-    duplicates = [
-        e
-        for e in session.scalars(
-            select(Entry).where(Entry.workspace_id == questionnaire.workspace_id, Entry.id != own_id)
+    same_question = session.scalars(
+        select(Entry).where(
+            Entry.workspace_id == questionnaire.workspace_id, Entry.id != own_id, Entry.question == item.question
         )
-        if _key(e.question) == _key(item.question) and _key(e.answer) == _key(answer)
-    ]
+    )
+    duplicates = [e for e in same_question if _key(e.answer) == _key(answer)]
     existing = session.get(Entry, own_id)
     workspace = session.get(Workspace, questionnaire.workspace_id)
     if duplicates:
