@@ -67,29 +67,43 @@ class VectorHit:
 class VectorIndex:
     """One Chroma collection per (workspace, embedding model)."""
 
-    def __init__(self, client: Any, embeddings: KotaeEmbeddings) -> None:
+    def __init__(self, client: Any, embeddings: KotaeEmbeddings, remember: bool = False) -> None:
         self._client = client
         self._embeddings = embeddings
         self._function = KotaeChromaFunction(embeddings)
+        # On-disk Chroma is owned by this process: what it holds can be remembered instead of re-read
+        # on every sync. A shared Chroma server is always asked.
+        self._remember = remember
+        self._held: dict[str, dict[str, str]] = {}
+        self._collections: dict[str, Any] = {}
 
     def collection_name(self, workspace: str) -> str:
         digest = hashlib.sha256(f"{workspace}\x00{self._embeddings.model_id}".encode()).hexdigest()[:16]
         return f"kotae-kb-{digest}"
 
     def _collection(self, workspace: str) -> Any:
-        return self._client.get_or_create_collection(
+        if workspace in self._collections:
+            return self._collections[workspace]
+        collection = self._client.get_or_create_collection(
             name=self.collection_name(workspace),
             embedding_function=self._function,
             configuration={"hnsw": {"space": "cosine"}},
             metadata={"workspace": workspace, "model": self._embeddings.model_id},
         )
+        if self._remember:
+            self._collections[workspace] = collection
+        return collection
 
     def indexed(self, workspace: str) -> dict[str, str]:
         """entry id -> content hash of what the index holds."""
+        if self._remember and workspace in self._held:
+            return dict(self._held[workspace])
         got = self._collection(workspace).get(include=["metadatas"])
-        return {
-            i: str((m or {}).get("content_hash", "")) for i, m in zip(got["ids"], got["metadatas"] or [], strict=False)
-        }
+        metadatas = got["metadatas"] or []
+        held = {i: str((m or {}).get("content_hash", "")) for i, m in zip(got["ids"], metadatas, strict=False)}
+        if self._remember:
+            self._held[workspace] = dict(held)
+        return held
 
     def upsert(
         self,
@@ -102,10 +116,15 @@ class VectorIndex:
             self._collection(workspace).upsert(
                 ids=list(ids), embeddings=[list(v) for v in vectors], metadatas=list(metadatas)
             )
+            if workspace in self._held:
+                held = self._held[workspace]
+                held.update({i: str(m.get("content_hash", "")) for i, m in zip(ids, metadatas, strict=True)})
 
     def delete(self, workspace: str, ids: Sequence[str]) -> None:
         if ids:
             self._collection(workspace).delete(ids=list(ids))
+            for i in ids:
+                self._held.get(workspace, {}).pop(i, None)
 
     def query(self, workspace: str, vector: Sequence[float], n: int) -> list[VectorHit]:
         collection = self._collection(workspace)
@@ -122,6 +141,8 @@ class VectorIndex:
 
     def drop(self, workspace: str) -> None:
         name = self.collection_name(workspace)
+        self._held.pop(workspace, None)
+        self._collections.pop(workspace, None)
         if name in [c.name for c in self._client.list_collections()]:
             self._client.delete_collection(name)
 
@@ -147,4 +168,4 @@ def get_vector_index(settings: Settings, embeddings: KotaeEmbeddings) -> VectorI
             )
         case other:
             raise ValueError(f"unknown vector store {other!r}")
-    return VectorIndex(client, embeddings)
+    return VectorIndex(client, embeddings, remember=settings.vector_store == "chroma_local")
