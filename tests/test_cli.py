@@ -51,3 +51,26 @@ def test_ingest_reports_missing_files(runner: CliRunner, tmp_path: Path) -> None
     empty_dir = tmp_path / "empty"
     empty_dir.mkdir()
     assert runner.invoke(app, ["ingest", str(empty_dir)]).exit_code == 2
+
+
+def test_users_add_creates_an_admin_who_can_sign_in(runner: CliRunner, tmp_path: Path) -> None:
+    from service.accounts.service import authenticate, role_in
+    from service.db import session_scope
+    from service.knowledge_base import get_workspace
+
+    result = runner.invoke(
+        app,
+        ["users", "add", "Boss@Example.com", "-w", "acme", "--token"],
+        env={"KOTAE_NEW_USER_PASSWORD": "a long enough password"},
+    )
+    assert result.exit_code == 0, result.output
+    assert "admin of workspace 'acme'" in result.output and "API token (shown once): kt_" in result.output
+    url = get_settings().resolved_database_url
+    with session_scope(url) as session:
+        user = authenticate(session, "boss@example.com", "a long enough password")
+        assert user is not None and role_in(session, user, get_workspace(session, "acme").id) == "admin"
+        assert authenticate(session, "boss@example.com", "wrong password") is None
+    again = runner.invoke(app, ["users", "add", "boss@example.com"], env={"KOTAE_NEW_USER_PASSWORD": "x" * 12})
+    assert again.exit_code == 1 and "exists already" in again.output
+    short = runner.invoke(app, ["users", "add", "b@example.com"], env={"KOTAE_NEW_USER_PASSWORD": "short"})
+    assert short.exit_code == 1 and "at least 10 characters" in short.output
