@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from service.db import session_scope
@@ -17,7 +18,8 @@ log = logging.getLogger(__name__)
 
 
 class Jobs:
-    def __init__(self, kb: KnowledgeBase, workers: int = 2) -> None:
+    def __init__(self, kb: KnowledgeBase, workers: int = 2, sync_delay: float = 1.0) -> None:
+        self.sync_delay = sync_delay
         self.kb = kb
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kotae-job")
         self._sync_pending: set[str] = set()
@@ -38,6 +40,8 @@ class Jobs:
         self.futures.append(self._pool.submit(self._guard, self._sync, workspace))
 
     def _sync(self, workspace: str) -> None:
+        # Approvals arriving close together share one sync (one batched embedding call).
+        time.sleep(self.sync_delay)
         with self._lock:
             self._sync_pending.discard(workspace)
         with session_scope(self.kb.settings.resolved_database_url) as session:
