@@ -19,6 +19,8 @@ from service.ingest import IngestError
 from service.knowledge_base import KnowledgeBase
 from service.review.service import ReviewError, StaleVersion
 from service.settings import Settings, get_settings
+from service.web import router as web_router
+from service.web import static_files
 
 
 def secret_key(settings: Settings) -> str:
@@ -56,6 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         SessionMiddleware, secret_key=secret_key(settings), same_site="strict", https_only=settings.secure_cookies
     )
     app.include_router(router)
+    app.include_router(web_router)
+    app.mount("/static", static_files, name="static")
 
     @app.exception_handler(StaleVersion)
     async def stale(request: Request, exc: StaleVersion) -> JSONResponse:

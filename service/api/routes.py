@@ -119,6 +119,20 @@ def create_workspace(body: WorkspaceIn, user: CurrentUser, db: DB) -> WorkspaceO
     return WorkspaceOut(name=body.name, role="admin")
 
 
+@router.get("/workspaces/{workspace}/members", response_model=list[MemberIn], tags=["workspaces"])
+def list_members(workspace: str, user: CurrentUser, db: DB) -> list[MemberIn]:
+    ws = workspace_for(db, user, workspace, "viewer")
+    from service.accounts.models import Membership
+
+    rows = db.execute(
+        select(User.email, Membership.role)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.workspace_id == ws.id)
+        .order_by(User.email)
+    ).all()
+    return [MemberIn(email=email, role=role) for email, role in rows]
+
+
 @router.put("/workspaces/{workspace}/members", response_model=WorkspaceOut, tags=["workspaces"])
 def add_member(workspace: str, body: MemberIn, user: CurrentUser, db: DB) -> WorkspaceOut:
     ws = workspace_for(db, user, workspace, "admin")

@@ -11,20 +11,28 @@ LABELS = {
     "en": {YES: "Yes", NO: "No", NA: "N/A"},
 }
 
-# Wording that states a choice without a choice word: negative forms first (they contain the
-# positive stems: 行っておりません contains 行っております's stem).
-_NEGATIVE = re.compile(
-    r"(しておりません|していません|しません|行っておりません|行っていません|提供しておりません|ございません|"
-    r"できません|未対応|非対応|未実施|未取得|対象外|行わない|しない|not\s+(?:supported|available|provided)|"
-    r"\bno\b|\bnot\b|\bnever\b|does not|do not|don't|doesn't)",
+# Wording that states a choice without a choice word. A Japanese answer states it in how its
+# first sentence ends (…提供しておりません。 / …実施しています。); later sentences often qualify
+# something else (※データの返却は行っておりません), so they decide nothing.
+_JA_NEGATIVE_END = re.compile(
+    r"(しておりません|していません|しません|行っておりません|行っていません|ございません|できません|"
+    r"未対応です|非対応です|対象外です|ありません|おりません)\s*$"
+)
+_JA_POSITIVE_END = re.compile(
+    r"(しております|しています|行っております|行っています|行います|します|できます|可能です|可能|"
+    r"あります|おります|ます)\s*$"
+)
+_EN_NEGATIVE = re.compile(r"\b(no|not|never|does not|do not|don't|doesn't|cannot|can't)\b", re.IGNORECASE)
+_EN_POSITIVE = re.compile(
+    r"\b(we (?:do|have|are|use|support|perform|provide|keep|run)|supported|available|enabled|encrypted"
+    r"|certified|yes)\b",
     re.IGNORECASE,
 )
-_POSITIVE = re.compile(
-    r"(しております|しています|行っております|行っています|実施|対応して|対応可能|可能です|可能|取得して|導入して|"
-    r"設定して|保管して|採用して|定めて|整備|有り|あり|\bwe (?:do|have|are|use|support|perform|provide)\b|"
-    r"\bsupported\b|\bavailable\b|\benabled\b|\bencrypted\b|\bcertified\b|\byes\b)",
-    re.IGNORECASE,
-)
+_SENTENCE_END = re.compile(r"[。．.!?！？\n]")
+
+
+def _first_sentence(text: str) -> str:
+    return _SENTENCE_END.split(text.strip(), maxsplit=1)[0].strip(" 　-・")
 
 
 def evidence_choice(stored: str | None, answer: str, prose: bool = False) -> str | None:
@@ -39,10 +47,10 @@ def evidence_choice(stored: str | None, answer: str, prose: bool = False) -> str
         return leading
     if prose:
         return None
-    head = answer[:120]
-    if _NEGATIVE.search(head):
+    first = _first_sentence(answer)
+    if _JA_NEGATIVE_END.search(first) or (first.isascii() and _EN_NEGATIVE.search(first)):
         return NO
-    if _POSITIVE.search(head):
+    if _JA_POSITIVE_END.search(first) or (first.isascii() and _EN_POSITIVE.search(first)):
         return YES
     return None
 
