@@ -27,6 +27,7 @@ lint: $(VENV)/.installed
 
 test: lint
 	$(BIN)/python -m pytest -q
+	$(BIN)/kotae eval seeds --gate --out eval/out
 
 bench: $(VENV)/.installed
 	$(BIN)/python eval/bench_ingest.py

@@ -28,8 +28,9 @@ class Settings(BaseSettings):
     chroma_path: Path | None = Field(default=None, description="On-disk Chroma folder; default: home/chroma.")
     chroma_url: str | None = Field(default=None, description="Chroma server URL for chroma_http.")
 
-    # Retrieval: reciprocal rank fusion of the dense (e5) and lexical (BM25) rankings.
-    rrf_k: int = 60
+    # Retrieval: reciprocal rank fusion of the dense (e5) and lexical (BM25) rankings. These values
+    # are the ones `kotae eval seeds --tune` chose (see eval/README.md for the grid and its numbers).
+    rrf_k: int = 20
     dense_weight: float = 1.0
     lexical_weight_ja: float = 1.0
     # Measured on the seeds: for English questions BM25 only adds noise, so it is off by default.
@@ -49,8 +50,9 @@ class Settings(BaseSettings):
     llm_concurrency: int = 4
     llm_evidence_tokens: int = 3000  # budget for the evidence in one prompt, counted with tiktoken
     prompts_dir: Path = Field(default=Path(__file__).resolve().parents[1] / "prompts")
-    # Drafts whose evidence confidence falls below this say "no evidence" instead of answering.
-    abstain_threshold: float = 0.45
+    # Drafts whose evidence confidence falls below this say "no evidence" instead of answering;
+    # chosen by `kotae eval seeds --tune` (best balance of answered-right and refused-unanswerable).
+    abstain_threshold: float = 0.30
 
     secret_key: SecretStr | None = Field(default=None, description="Signs session cookies; default: kept in home.")
     secure_cookies: bool = Field(default=False, description="Send the session cookie over HTTPS only.")

@@ -343,6 +343,58 @@ def kb_delete_source(
     console.print(f"Removed {name}: {removed} entries.")
 
 
+@app.command("eval")
+def eval_command(
+    set_name: Annotated[
+        str, typer.Argument(help="Labelled set: seeds (../shared/seeds) or samples (knowledge_base/).")
+    ],
+    out: Annotated[Path, typer.Option(help="Folder for the JSON, Markdown and PNG report.")] = Path("eval/out"),
+    compare_with: Annotated[Path | None, typer.Option("--compare", help="An earlier JSON report.")] = None,
+    tune: Annotated[bool, typer.Option("--tune", help="Grid-search fusion weights and the abstain threshold.")] = False,
+    gate: Annotated[
+        bool, typer.Option("--gate", help="Exit 1 when a metric is below its floor in eval/floors.json.")
+    ] = False,
+    price_in: Annotated[float, typer.Option(help="USD per 1M prompt tokens, for the cost estimate.")] = 0.15,
+    price_out: Annotated[float, typer.Option(help="USD per 1M completion tokens.")] = 0.60,
+) -> None:
+    """Leave-one-sheet-out eval of retrieval and drafting, with a report."""
+    from service.evaluation import report, run
+    from service.evaluation.runner import ROOT
+
+    if set_name not in ("seeds", "samples"):
+        err.print("set must be 'seeds' or 'samples'")
+        raise typer.Exit(2)
+    with err.status(f"Evaluating {set_name} (leave one sheet out)…"):
+        result = run(set_name, settings=get_settings(), price_in=price_in, price_out=price_out, do_tune=tune)
+    compared = report.compare(result, compare_with) if compare_with else None
+    paths = report.write(result, out, compared)
+    table = Table(title=f"eval {set_name}")
+    for column in ("metric", "value") + (("previous", "change") if compared else ()):
+        table.add_column(column)
+    for key, value in result.metrics.items():
+        row = [key, str(value)]
+        if compared:
+            row += [str(compared[key][0]), f"{value - compared[key][0]:+.4f}"] if key in compared else ["", ""]
+        table.add_row(*row)
+    console.print(table)
+    if tune:
+        console.print(
+            "Chosen by the eval: "
+            + ", ".join(
+                f"{k}={result.config[k]}"
+                for k in ("lexical_weight_ja", "lexical_weight_en", "rrf_k", "abstain_threshold")
+            )
+        )
+    console.print("Report: " + ", ".join(str(p) for p in paths.values()))
+    if gate:
+        failures = report.gate(result, ROOT / "eval" / "floors.json")
+        if failures:
+            for failure in failures:
+                err.print(f"[red]below floor[/red] {failure}")
+            raise typer.Exit(1)
+        console.print("All metrics at or above their floors.")
+
+
 @users_app.command("add")
 def users_add(
     email: Annotated[str, typer.Argument(help="The user's email (their login).")],

@@ -80,6 +80,30 @@ def parse_reply(content: str, labels: dict[str, SearchHit], language: str) -> Re
     return reply
 
 
+def evidence_text(hits: list[SearchHit], budget: int) -> tuple[str, dict[str, SearchHit]]:
+    """Evidence labelled E1.., trimmed to a token budget (whole entries first, then text)."""
+    blocks: list[str] = []
+    labels: dict[str, SearchHit] = {}
+    used = 0
+    for number, hit in enumerate(hits, start=1):
+        entry = hit.entry
+        label = f"E{number}"
+        head = f"[{label}] {entry.source.name} {entry.locator}" + (f" ({entry.product})" if entry.product else "")
+        body = f"Q: {entry.question}\nA: {entry.answer}" + (f"\n備考: {entry.notes}" if entry.notes else "")
+        block = f"{head}\n{body}"
+        cost = count_tokens(block)
+        if used + cost > budget:
+            room = budget - used - count_tokens(head) - 1
+            if room < 40:
+                break
+            block = f"{head}\n{truncate(body, room)}"
+            cost = count_tokens(block)
+        blocks.append(block)
+        labels[label] = hit
+        used += cost
+    return "\n\n".join(blocks), labels
+
+
 class LLMDrafter:
     name = "llm"
 
@@ -94,28 +118,7 @@ class LLMDrafter:
     # ------------------------------------------------------------------ prompt
 
     def evidence_block(self, hits: list[SearchHit]) -> tuple[str, dict[str, SearchHit]]:
-        """Evidence labelled E1.., trimmed to the token budget (whole entries first, then text)."""
-        budget = self.settings.llm_evidence_tokens
-        blocks: list[str] = []
-        labels: dict[str, SearchHit] = {}
-        used = 0
-        for number, hit in enumerate(hits, start=1):
-            entry = hit.entry
-            label = f"E{number}"
-            head = f"[{label}] {entry.source.name} {entry.locator}" + (f" ({entry.product})" if entry.product else "")
-            body = f"Q: {entry.question}\nA: {entry.answer}" + (f"\n備考: {entry.notes}" if entry.notes else "")
-            block = f"{head}\n{body}"
-            cost = count_tokens(block)
-            if used + cost > budget:
-                room = budget - used - count_tokens(head) - 1
-                if room < 40:
-                    break
-                block = f"{head}\n{truncate(body, room)}"
-                cost = count_tokens(block)
-            blocks.append(block)
-            labels[label] = hit
-            used += cost
-        return "\n\n".join(blocks), labels
+        return evidence_text(hits, self.settings.llm_evidence_tokens)
 
     def prepare(self, session: Session, workspace: str, request: Request) -> _Prepared:
         hits = self.kb.search(session, workspace, request.question, k=self.k, product=request.product)
