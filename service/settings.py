@@ -57,6 +57,14 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(default=None, description="Signs session cookies; default: kept in home.")
     secure_cookies: bool = Field(default=False, description="Send the session cookie over HTTPS only.")
 
+    # Scaled setup: drafting jobs go through a Redis queue (dramatiq) to `kotae worker` processes.
+    queue_url: str | None = Field(default=None, description="e.g. redis://redis:6379/0; default: in-process jobs.")
+    queue_namespace: str = "kotae"
+    # A worker whose heartbeat is older than this is taken for dead and its batches are requeued.
+    queue_heartbeat_ms: int = 60_000
+    queue_maintenance_chance: int = 1000  # per million queue commands; tests raise it
+    drafting_batch_size: int = 10
+
     max_file_mb: int = 50
     max_cell_chars: int = 20_000
     max_rows: int = 100_000

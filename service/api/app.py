@@ -13,9 +13,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.middleware.sessions import SessionMiddleware
 
 from service.api.deps import make_sessions
-from service.api.jobs import Jobs
 from service.api.routes import _item_out, router
 from service.ingest import IngestError
+from service.jobs import get_jobs
 from service.knowledge_base import KnowledgeBase
 from service.review.service import ReviewError, StaleVersion
 from service.settings import Settings, get_settings
@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.kb = kb
     app.state.sessions = make_sessions(settings.resolved_database_url)
-    app.state.jobs = Jobs(kb)
+    app.state.jobs = get_jobs(kb)
     app.add_middleware(
         SessionMiddleware, secret_key=secret_key(settings), same_site="strict", https_only=settings.secure_cookies
     )

@@ -426,6 +426,14 @@ def users_add(
 
 
 @app.command()
+def worker(threads: Annotated[int, typer.Option(help="Batches drafted at once by this process.")] = 1) -> None:
+    """Serve the drafting queue (scaled setup: KOTAE_QUEUE_URL, shared PostgreSQL and Chroma server)."""
+    from service.jobs.queue import run_worker
+
+    run_worker(threads)
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,

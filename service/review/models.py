@@ -72,6 +72,9 @@ class Item(Base):
     answer: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(20), default=PENDING, index=True)
     error: Mapped[str] = mapped_column(Text, default="")
+    # Which process drafted the item, and how many drafts were applied (exactly one in a healthy run).
+    drafted_by: Mapped[str] = mapped_column(String(200), default="")
+    draft_count: Mapped[int] = mapped_column(Integer, default=0)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from service.accounts.models import User
@@ -170,76 +170,144 @@ def create_questionnaire(
     return questionnaire
 
 
-def _apply_draft(item: Item, draft: Draft) -> None:
-    item.draft_choice = draft.choice
-    item.draft_answer = draft.answer
-    item.confidence = draft.confidence
-    item.drafter = draft.drafter
-    item.citations = [asdict(c) for c in draft.citations]
-    item.choice = draft.choice
-    item.answer = draft.answer
-    item.status = NO_EVIDENCE if draft.status == "no_evidence" else DRAFTED
-    item.error = ""
-    item.updated_at = utcnow()
+def _draft_values(draft: Draft) -> dict[str, Any]:
+    return {
+        "draft_choice": draft.choice,
+        "draft_answer": draft.answer,
+        "confidence": draft.confidence,
+        "drafter": draft.drafter,
+        "citations": [asdict(c) for c in draft.citations],
+        "choice": draft.choice,
+        "answer": draft.answer,
+        "status": NO_EVIDENCE if draft.status == "no_evidence" else DRAFTED,
+        "error": "",
+    }
 
 
-def run_drafting(kb: KnowledgeBase, questionnaire_id: int, batch_size: int = 8) -> None:
-    """The drafting job: drafts in batches, committing progress after each, so a reload sees it.
+def start_drafting(kb: KnowledgeBase, questionnaire_id: int) -> tuple[str, list[int]]:
+    """Mark a questionnaire as drafting; returns its workspace and the items still to draft."""
+    with session_scope(kb.settings.resolved_database_url) as session:
+        questionnaire = session.get(Questionnaire, questionnaire_id)
+        if questionnaire is None:
+            return "", []
+        questionnaire.status = "drafting"
+        workspace = session.get(Workspace, questionnaire.workspace_id).name
+        todo = [i.id for i in questionnaire.items if i.status in (PENDING, FAILED)]
+    return workspace, todo
 
-    A question whose drafting fails is marked failed with the reason; the others go on.
+
+def draft_items(kb: KnowledgeBase, questionnaire_id: int, item_ids: list[int], worker: str = "") -> int:
+    """Draft some items of a questionnaire; safe to run again, by any process, after a crash.
+
+    An item's draft is applied only while the item is still pending (or failed): a batch run a
+    second time, or by two workers at once, writes each question into the result exactly once.
+    Progress is counted from the items that this call applied. Returns that number.
     """
     url = kb.settings.resolved_database_url
     with session_scope(url) as session:
         questionnaire = session.get(Questionnaire, questionnaire_id)
         if questionnaire is None:
-            return
+            return 0
         workspace = session.get(Workspace, questionnaire.workspace_id).name
-        questionnaire.status = "drafting"
-        todo = [
-            (i.id, Request(i.ref, i.question, i.language, i.product))
-            for i in questionnaire.items
+        items = [
+            i
+            for i in session.scalars(select(Item).where(Item.id.in_(item_ids)).order_by(Item.position))
             if i.status in (PENDING, FAILED)
         ]
-    with session_scope(url) as session:
-        # Entries stored moments ago (an ingest, an approval) must be searchable before drafting.
-        kb.sync(session, workspace)
+        requests = [(i.id, Request(i.ref, i.question, i.language, i.product)) for i in items]
+    if not requests:
+        _finish_if_complete(url, questionnaire_id)
+        return 0
     drafter = get_drafter(kb)
-    for start in range(0, len(todo), batch_size):
-        batch = todo[start : start + batch_size]
-        with session_scope(url) as session:
-            results: list[Draft | Exception] = []
-            try:
-                results = list(drafter.draft_batch(session, workspace, [r for _, r in batch]))
-            except Exception:  # noqa: BLE001 - find which questions fail, keep the rest
-                for _, request in batch:
-                    try:
-                        results.append(drafter.draft_batch(session, workspace, [request])[0])
-                    except Exception as exc:  # noqa: BLE001
-                        log.exception("drafting failed for %s", request.ref)
-                        results.append(exc)
-            questionnaire = session.get(Questionnaire, questionnaire_id)
-            for (item_id, _), result in zip(batch, results, strict=True):
-                item = session.get(Item, item_id)
-                if isinstance(result, Exception):
-                    item.status = FAILED
-                    item.error = f"{type(result).__name__}: {result}"[:2000]
-                    questionnaire.failed += 1
-                else:
-                    _apply_draft(item, result)
-                questionnaire.done += 1
+    results: list[Draft | Exception] = []
+    with session_scope(url) as session:
+        try:
+            results = list(drafter.draft_batch(session, workspace, [r for _, r in requests]))
+        except Exception:  # noqa: BLE001 - find which questions fail, keep the rest
+            for _, request in requests:
+                try:
+                    results.append(drafter.draft_batch(session, workspace, [request])[0])
+                except Exception as exc:  # noqa: BLE001
+                    log.exception("drafting failed for %s", request.ref)
+                    results.append(exc)
+    applied = failed = 0
+    with session_scope(url) as session:
+        for (item_id, _), result in zip(requests, results, strict=True):
+            if isinstance(result, Exception):
+                values: dict[str, Any] = {"status": FAILED, "error": f"{type(result).__name__}: {result}"[:2000]}
+            else:
+                values = _draft_values(result)
+            changed = session.execute(
+                update(Item)
+                .where(Item.id == item_id, Item.status.in_((PENDING, FAILED)))
+                .values(
+                    **values,
+                    drafted_by=worker,
+                    draft_count=Item.draft_count + 1,
+                    version=Item.version + 1,
+                    updated_at=utcnow(),
+                )
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if changed:
+                applied += 1
+                failed += isinstance(result, Exception)
+        if applied:
+            session.execute(
+                update(Questionnaire)
+                .where(Questionnaire.id == questionnaire_id)
+                .values(done=Questionnaire.done + applied, failed=Questionnaire.failed + failed)
+                .execution_options(synchronize_session=False)
+            )
+    _finish_if_complete(url, questionnaire_id)
+    return applied
+
+
+def _finish_if_complete(url: str, questionnaire_id: int) -> None:
     with session_scope(url) as session:
         questionnaire = session.get(Questionnaire, questionnaire_id)
-        questionnaire.status = (
-            "failed" if questionnaire.failed and questionnaire.failed == questionnaire.total else "done"
+        if questionnaire is None or questionnaire.status in ("done", "failed"):
+            return
+        pending = session.scalar(
+            select(func.count())
+            .select_from(Item)
+            .where(Item.questionnaire_id == questionnaire_id, Item.status == PENDING)
         )
-        audit(
-            session,
-            questionnaire.workspace_id,
-            "questionnaire.drafted",
-            None,
-            questionnaire_id=questionnaire.id,
-            after={"done": questionnaire.done, "failed": questionnaire.failed},
-        )
+        if pending:
+            return
+        all_failed = questionnaire.failed and questionnaire.failed == questionnaire.total
+        changed = session.execute(
+            update(Questionnaire)
+            .where(Questionnaire.id == questionnaire_id, Questionnaire.status.notin_(("done", "failed")))
+            .values(status="failed" if all_failed else "done")
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if changed:
+            audit(
+                session,
+                questionnaire.workspace_id,
+                "questionnaire.drafted",
+                None,
+                questionnaire_id=questionnaire_id,
+                after={"done": questionnaire.done, "failed": questionnaire.failed},
+            )
+
+
+def batches(item_ids: list[int], size: int) -> list[list[int]]:
+    return [item_ids[i : i + size] for i in range(0, len(item_ids), size)]
+
+
+def run_drafting(kb: KnowledgeBase, questionnaire_id: int, worker: str = "in-process") -> None:
+    """The drafting job of the embedded default: every batch in this process, in order."""
+    workspace, todo = start_drafting(kb, questionnaire_id)
+    if not workspace:
+        return
+    with session_scope(kb.settings.resolved_database_url) as session:
+        # Entries stored moments ago (an ingest, an approval) must be searchable before drafting.
+        kb.sync(session, workspace)
+    for batch in batches(todo, kb.settings.drafting_batch_size):
+        draft_items(kb, questionnaire_id, batch, worker)
+    _finish_if_complete(kb.settings.resolved_database_url, questionnaire_id)
 
 
 def status_counts(session: Session, questionnaire: Questionnaire) -> dict[str, int]:

@@ -1,4 +1,4 @@
-"""Background work of the embedded default: drafting jobs and vector syncs, in-process threads.
+"""Background work of the embedded default: drafting and vector syncs in in-process threads.
 
 Progress and results live in the database, so a page reload (or a restart) sees them.
 """
@@ -17,7 +17,7 @@ from service.review.service import run_drafting
 log = logging.getLogger(__name__)
 
 
-class Jobs:
+class LocalJobs:
     def __init__(self, kb: KnowledgeBase, workers: int = 2, sync_delay: float = 1.0) -> None:
         self.sync_delay = sync_delay
         self.kb = kb

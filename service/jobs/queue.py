@@ -1,0 +1,130 @@
+"""Drafting through a Redis queue with dramatiq, for the scaled setup.
+
+Why dramatiq: its Redis broker keeps a message unacknowledged until the actor finishes, and
+requeues the messages of a worker whose heartbeat stops, so a batch whose worker dies is taken
+again by another worker. Our step (`draft_items`) applies each draft only to a still-pending item,
+so a batch run twice still writes every question into the result exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from concurrent.futures import Future
+from functools import lru_cache
+from typing import Any
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+
+from service.db import session_scope
+from service.knowledge_base import KnowledgeBase
+from service.review.service import batches, draft_items, start_drafting
+from service.settings import Settings, get_settings
+
+QUEUE = "kotae-drafting"
+
+
+@lru_cache(maxsize=4)
+def _broker(url: str, namespace: str, heartbeat_ms: int, maintenance_chance: int) -> RedisBroker:
+    return RedisBroker(
+        url=url, namespace=namespace, heartbeat_timeout=heartbeat_ms, maintenance_chance=maintenance_chance
+    )
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+_kb_lock = threading.Lock()
+_kb: KnowledgeBase | None = None
+
+
+def _worker_kb() -> KnowledgeBase:
+    global _kb
+    with _kb_lock:
+        if _kb is None:
+            _kb = KnowledgeBase(get_settings())
+        return _kb
+
+
+def _draft_batch(workspace: str, questionnaire_id: int, item_ids: list[int]) -> None:
+    kb = _worker_kb()
+    with session_scope(kb.settings.resolved_database_url) as session:
+        kb.sync(session, workspace)  # idempotent: entries ingested meanwhile are searchable first
+    draft_items(kb, questionnaire_id, item_ids, worker_id())
+
+
+def _sync(workspace: str) -> None:
+    kb = _worker_kb()
+    with session_scope(kb.settings.resolved_database_url) as session:
+        kb.sync(session, workspace)
+
+
+@lru_cache(maxsize=4)
+def actors(settings_key: tuple[str, str, int, int]) -> dict[str, Any]:
+    broker = _broker(*settings_key)
+    dramatiq.set_broker(broker)
+    return {
+        "draft_batch": dramatiq.actor(
+            _draft_batch, broker=broker, queue_name=QUEUE, actor_name="kotae.draft_batch", max_retries=5
+        ),
+        "sync": dramatiq.actor(_sync, broker=broker, queue_name=QUEUE, actor_name="kotae.sync", max_retries=5),
+    }
+
+
+def settings_key(settings: Settings) -> tuple[str, str, int, int]:
+    assert settings.queue_url
+    return (
+        settings.queue_url,
+        settings.queue_namespace,
+        settings.queue_heartbeat_ms,
+        settings.queue_maintenance_chance,
+    )
+
+
+class QueueJobs:
+    """What the API process does in the scaled setup: split, enqueue, and let workers draft."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+        self.actors = actors(settings_key(kb.settings))
+
+    def draft(self, questionnaire_id: int) -> Future[None] | None:
+        workspace, todo = start_drafting(self.kb, questionnaire_id)
+        for batch in batches(todo, self.kb.settings.drafting_batch_size):
+            self.actors["draft_batch"].send(workspace, questionnaire_id, batch)
+        return None
+
+    def sync(self, workspace: str) -> None:
+        self.actors["sync"].send(workspace)
+
+    def wait(self, timeout: float | None = None) -> None:
+        broker = _broker(*settings_key(self.kb.settings))
+        broker.join(QUEUE, timeout=int(timeout * 1000) if timeout else None)
+
+    def shutdown(self) -> None:
+        pass
+
+
+def run_worker(threads: int = 1) -> None:
+    """`kotae worker`: serve the drafting queue until SIGINT/SIGTERM."""
+    import signal
+
+    from dramatiq import Worker
+
+    settings = get_settings()
+    if not settings.queue_url:
+        raise SystemExit("KOTAE_QUEUE_URL is not set: the embedded default drafts in the API process")
+    key = settings_key(settings)
+    actors(key)
+    worker = Worker(_broker(*key), queues={QUEUE}, worker_threads=threads)
+    _worker_kb()  # load the model before taking messages
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    worker.start()
+    print(f"kotae worker {worker_id()} serving {QUEUE} on {settings.queue_url}", flush=True)
+    stop.wait()
+    worker.stop()
