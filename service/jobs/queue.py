@@ -17,9 +17,10 @@ from typing import Any
 
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
+from sqlalchemy import select
 
 from service.db import session_scope
-from service.knowledge_base import KnowledgeBase
+from service.knowledge_base import KnowledgeBase, Workspace
 from service.review.service import batches, draft_items, start_drafting
 from service.settings import Settings, get_settings
 
@@ -49,17 +50,26 @@ def _worker_kb() -> KnowledgeBase:
         return _kb
 
 
+_synced_revision: dict[str, int] = {}
+
+
+def _sync_if_changed(kb: KnowledgeBase, workspace: str) -> None:
+    """Entries stored since this worker last looked are made searchable before drafting."""
+    with session_scope(kb.settings.resolved_database_url) as session:
+        revision = session.scalar(select(Workspace.revision).where(Workspace.name == workspace))
+        if revision is not None and _synced_revision.get(workspace) != revision:
+            kb.sync(session, workspace)
+            _synced_revision[workspace] = revision
+
+
 def _draft_batch(workspace: str, questionnaire_id: int, item_ids: list[int]) -> None:
     kb = _worker_kb()
-    with session_scope(kb.settings.resolved_database_url) as session:
-        kb.sync(session, workspace)  # idempotent: entries ingested meanwhile are searchable first
+    _sync_if_changed(kb, workspace)
     draft_items(kb, questionnaire_id, item_ids, worker_id())
 
 
 def _sync(workspace: str) -> None:
-    kb = _worker_kb()
-    with session_scope(kb.settings.resolved_database_url) as session:
-        kb.sync(session, workspace)
+    _sync_if_changed(_worker_kb(), workspace)
 
 
 @lru_cache(maxsize=4)
@@ -114,6 +124,9 @@ def run_worker(threads: int = 1) -> None:
 
     from dramatiq import Worker
 
+    # One worker process is one unit of parallelism (scale by adding workers): OpenMP threads of
+    # several workers on the same cores would spin against each other.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     settings = get_settings()
     if not settings.queue_url:
         raise SystemExit("KOTAE_QUEUE_URL is not set: the embedded default drafts in the API process")
