@@ -55,24 +55,25 @@ def workspace_for(db: Session, user: User, name: str, needed: str) -> Workspace:
     return ws
 
 
-def questionnaire_for(db: Session, user: User, questionnaire_id: int, needed: str) -> Questionnaire:
-    q = db.get(Questionnaire, questionnaire_id)
-    role = role_in(db, user, q.workspace_id) if q else None
-    if q is None or role is None:
-        raise HTTPException(status_code=404, detail=f"no questionnaire {questionnaire_id}")
+def _member_with(db: Session, user: User, workspace_id: int | None, needed: str, missing: str) -> None:
+    """404 when the caller is no member (the thing's existence does not leak), 403 when the role is too low."""
+    role = role_in(db, user, workspace_id) if workspace_id is not None else None
+    if role is None:
+        raise HTTPException(status_code=404, detail=missing)
     if not has_role(role, needed):
         raise HTTPException(status_code=403, detail=f"this needs the {needed} role")
+
+
+def questionnaire_for(db: Session, user: User, questionnaire_id: int, needed: str) -> Questionnaire:
+    q = db.get(Questionnaire, questionnaire_id)
+    _member_with(db, user, q.workspace_id if q else None, needed, f"no questionnaire {questionnaire_id}")
     return q
 
 
 def item_for(db: Session, user: User, item_id: int, needed: str) -> Item:
     item = db.get(Item, item_id)
     q = db.get(Questionnaire, item.questionnaire_id) if item else None
-    role = role_in(db, user, q.workspace_id) if q else None
-    if item is None or role is None:
-        raise HTTPException(status_code=404, detail=f"no item {item_id}")
-    if not has_role(role, needed):
-        raise HTTPException(status_code=403, detail=f"this needs the {needed} role")
+    _member_with(db, user, q.workspace_id if q else None, needed, f"no item {item_id}")
     return item
 
 
