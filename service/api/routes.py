@@ -21,6 +21,7 @@ from service.api.schemas import (
     CommentOut,
     EditIn,
     EntryOut,
+    ErrorOut,
     IngestResult,
     ItemOut,
     Login,
@@ -35,12 +36,17 @@ from service.api.schemas import (
 )
 from service.ingest import SUPPORTED, IngestError
 from service.knowledge_base import delete_source
+from service.knowledge_base import list_sources as sources
 from service.knowledge_base.models import Entry, Workspace
 from service.knowledge_base.service import get_or_create_workspace
 from service.review import service as review
 from service.review.models import Item, Questionnaire
 
-router = APIRouter(prefix="/api")
+# Every error is `{"detail": ...}`; a stale edit's 409 also carries the current item.
+router = APIRouter(
+    prefix="/api",
+    responses={code: {"model": ErrorOut} for code in (401, 403, 404, 409, 413, 415, 422)},
+)
 CHUNK = 1024 * 1024
 
 
@@ -234,8 +240,6 @@ def list_entries(
 @router.get("/workspaces/{workspace}/kb/sources", tags=["knowledge base"])
 def list_sources(workspace: str, user: CurrentUser, db: DB) -> list[dict[str, object]]:
     ws = workspace_for(db, user, workspace, "viewer")
-    from service.knowledge_base import list_sources as sources
-
     return [
         {"name": s.name, "kind": s.kind, "entries": n, "sheet_date": s.sheet_date, "ingested_at": s.ingested_at}
         for s, n in sources(db, ws)
@@ -259,6 +263,7 @@ def remove_source(workspace: str, name: str, request: Request, user: CurrentUser
 
 
 def _questionnaire_out(db: Session, q: Questionnaire) -> QuestionnaireOut:
+    done, failed = review.progress(db, q)
     return QuestionnaireOut(
         id=q.id,
         workspace=db.get(Workspace, q.workspace_id).name,
@@ -266,8 +271,8 @@ def _questionnaire_out(db: Session, q: Questionnaire) -> QuestionnaireOut:
         product=q.product,
         status=q.status,
         total=q.total,
-        done=q.done,
-        failed=q.failed,
+        done=done,
+        failed=failed,
         counts=review.status_counts(db, q),
         created_at=q.created_at,
     )

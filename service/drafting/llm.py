@@ -117,15 +117,12 @@ class LLMDrafter:
 
     # ------------------------------------------------------------------ prompt
 
-    def evidence_block(self, hits: list[SearchHit]) -> tuple[str, dict[str, SearchHit]]:
-        return evidence_text(hits, self.settings.llm_evidence_tokens)
-
     def prepare(self, session: Session, workspace: str, request: Request) -> _Prepared:
         hits = self.kb.search(session, workspace, request.question, k=self.k, product=request.product)
         signals = evidence.score(request.question, request.language, hits)
         if not hits or signals.confidence < self.settings.abstain_threshold * LLM_GATE:
             return _Prepared(request, hits, {}, signals.confidence, None)
-        block, labels = self.evidence_block(hits)
+        block, labels = evidence_text(hits, self.settings.llm_evidence_tokens)
         prompt = load_prompt(self.settings, "draft", request.language)
         messages = prompt.format_messages(question=request.question, evidence=block)
         return _Prepared(request, hits, labels, signals.confidence, messages)

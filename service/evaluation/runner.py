@@ -12,7 +12,6 @@ from typing import Any
 from sacrebleu.metrics import CHRF
 
 from service.db import session_scope
-from service.drafting.choices import LABELS
 from service.drafting.llm import evidence_text
 from service.drafting.offline import compose
 from service.ingest import ParsedItem, parse_file
@@ -129,7 +128,7 @@ def _choice_key(label: str | None) -> str | None:
 class Harness:
     """Knowledge bases for every held-out sheet, ingested once; searches under any settings."""
 
-    def __init__(self, set_name: str, labels_dir: Path, home: Path, settings: Settings) -> None:
+    def __init__(self, set_name: str, labels_dir: Path, settings: Settings) -> None:
         self.set_name = set_name
         self.files, self.cases = load_cases(set_name, labels_dir)
         self.settings = settings
@@ -326,7 +325,7 @@ def run(
         base = (settings or Settings()).model_copy(
             update={"home": Path(home), "database_url": None, "vector_store": "chroma_local", "chroma_path": None}
         )
-        harness = Harness(set_name, labels_dir, Path(home), base)
+        harness = Harness(set_name, labels_dir, base)
         tuning: list[dict[str, Any]] = []
         if do_tune:
             tuning, chosen = tune(harness, base)
@@ -348,4 +347,4 @@ def run(
     return EvalResult(set_name, config, metrics, calibration(results), tuning, [_case_json(r) for r in results])
 
 
-__all__ = ["LABELS", "EvalResult", "run"]
+__all__ = ["EvalResult", "run"]

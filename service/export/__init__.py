@@ -101,7 +101,8 @@ def _fill_xlsx(questionnaire: Questionnaire, pairs: list[tuple[ParsedItem, Draft
     return out.getvalue()
 
 
-def _safe_csv(value: str) -> str:
+def safe_csv_value(value: str) -> str:
+    """A CSV value a spreadsheet will not run as a formula."""
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
@@ -113,7 +114,7 @@ def _fill_csv(questionnaire: Questionnaire, pairs: list[tuple[ParsedItem, Draft]
         if len(record) <= column:
             record.extend([""] * (column + 1 - len(record)))
         if not record[column].strip():
-            record[column] = _safe_csv(value)
+            record[column] = safe_csv_value(value)
 
     for item, draft in pairs:
         if item.answer_cell is None:

@@ -125,9 +125,7 @@ def _build_layout(header: Row, following: Sequence[Row]) -> tuple[Layout, bool] 
                 columns.append(Column(i, role, cell))
         elif span_role is not None:
             columns.append(Column(i, span_role, span_label, span=True))
-        elif i - 1 in unknown or (
-            columns and columns[-1].role is Role.OTHER and columns[-1].label and i > 0 and columns[-1].index in unknown
-        ):
+        elif i - 1 in unknown:  # an unlabelled cell after an unknown label continues its span
             unknown.add(i)
             columns.append(Column(i, Role.OTHER, span_label))
         else:
@@ -339,7 +337,6 @@ class _Sections:
     def __init__(self, root: str = "") -> None:
         self.root = root
         self.stack: list[tuple[str | None, str]] = []  # (number, title)
-        self._last_at_level: list[int] = []
 
     def push(self, text: str) -> None:
         m = _NUMBERED_TITLE.match(text)

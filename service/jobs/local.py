@@ -28,7 +28,7 @@ class LocalJobs:
 
     def draft(self, questionnaire_id: int) -> Future[None]:
         future = self._pool.submit(self._guard, run_drafting, self.kb, questionnaire_id)
-        self.futures.append(future)
+        self._track(future)
         return future
 
     def sync(self, workspace: str) -> None:
@@ -37,7 +37,11 @@ class LocalJobs:
             if workspace in self._sync_pending:
                 return
             self._sync_pending.add(workspace)
-        self.futures.append(self._pool.submit(self._guard, self._sync, workspace))
+        self._track(self._pool.submit(self._guard, self._sync, workspace))
+
+    def _track(self, future: Future[None]) -> None:
+        # Only unfinished work is kept: a long-running server must not hold every job it ever ran.
+        self.futures = [f for f in self.futures if not f.done()] + [future]
 
     def _sync(self, workspace: str) -> None:
         # Approvals arriving close together share one sync (one batched embedding call).

@@ -84,10 +84,6 @@ class Entry(Base):
 
     source: Mapped[Source] = relationship(back_populates="entries")
 
-    @property
-    def source_name(self) -> str:
-        return self.source.name
-
 
 class EmbeddingCache(Base):
     """Vectors by (model, text hash): re-ingesting unchanged text costs no model call."""

@@ -157,21 +157,3 @@ def entries_by_locator(session: Session, workspace: Workspace, locator: str, sou
     if source:
         query = query.where(Source.name.contains(source))
     return list(session.scalars(query))
-
-
-def get_entries(session: Session, ids: list[str]) -> list[Entry]:
-    found = {
-        e.id: e for e in session.scalars(select(Entry).where(Entry.id.in_(ids)).options(selectinload(Entry.source)))
-    }
-    return [found[i] for i in ids if i in found]
-
-
-def workspace_entries(session: Session, workspace: Workspace) -> list[Entry]:
-    return list(
-        session.scalars(
-            select(Entry)
-            .where(Entry.workspace_id == workspace.id)
-            .options(selectinload(Entry.source))
-            .order_by(Entry.id)
-        )
-    )

@@ -128,7 +128,7 @@ class Retriever:
         hits: list[SearchHit] = []
         for entry_id, score in fused:
             entry = entries.get(entry_id)  # vectors of entries deleted since are simply skipped
-            if entry is None or (product and not product_matches(entry.product, product)):
+            if entry is None:
                 continue
             hits.append(
                 SearchHit(

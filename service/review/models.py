@@ -33,8 +33,6 @@ class Questionnaire(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)  # the customer's original file, for export
     status: Mapped[str] = mapped_column(String(20), default="queued")  # queued | drafting | done | failed
     total: Mapped[int] = mapped_column(Integer, default=0)
-    done: Mapped[int] = mapped_column(Integer, default=0)
-    failed: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -22,7 +22,7 @@ from service.drafting import Citation, Draft, get_drafter, read_questionnaire
 from service.drafting.questionnaire import Questionnaire as ParsedQuestionnaire
 from service.drafting.questionnaire import item_ref
 from service.drafting.request import Request
-from service.export import FILLABLE, fill, sources_text
+from service.export import FILLABLE, fill, safe_csv_value, sources_text
 from service.ingest import CellRef, ParsedItem
 from service.ingest.choices import normalize_choice
 from service.knowledge_base import KnowledgeBase
@@ -50,10 +50,6 @@ log = logging.getLogger(__name__)
 
 class ReviewError(Exception):
     status_code = 400
-
-
-class NotFound(ReviewError):
-    status_code = 404
 
 
 class InvalidTransition(ReviewError):
@@ -230,14 +226,14 @@ def draft_items(kb: KnowledgeBase, questionnaire_id: int, item_ids: list[int], w
                 except Exception as exc:  # noqa: BLE001
                     log.exception("drafting failed for %s", request.ref)
                     results.append(exc)
-    applied = failed = 0
+    applied = 0
     with session_scope(url) as session:
         for (item_id, _), result in zip(requests, results, strict=True):
             if isinstance(result, Exception):
                 values: dict[str, Any] = {"status": FAILED, "error": f"{type(result).__name__}: {result}"[:2000]}
             else:
                 values = _draft_values(result)
-            changed = session.execute(
+            applied += session.execute(
                 update(Item)
                 .where(Item.id == item_id, Item.status.in_((PENDING, FAILED)))
                 .values(
@@ -249,18 +245,15 @@ def draft_items(kb: KnowledgeBase, questionnaire_id: int, item_ids: list[int], w
                 )
                 .execution_options(synchronize_session=False)
             ).rowcount
-            if changed:
-                applied += 1
-                failed += isinstance(result, Exception)
-        if applied:
-            session.execute(
-                update(Questionnaire)
-                .where(Questionnaire.id == questionnaire_id)
-                .values(done=Questionnaire.done + applied, failed=Questionnaire.failed + failed)
-                .execution_options(synchronize_session=False)
-            )
     _finish_if_complete(url, questionnaire_id)
     return applied
+
+
+def progress(session: Session, questionnaire: Questionnaire) -> tuple[int, int]:
+    """(done, failed), counted from the items' statuses: a failed question drafted again later
+    moves from failed to done instead of being counted twice."""
+    counts = status_counts(session, questionnaire)
+    return questionnaire.total - counts.get(PENDING, 0), counts.get(FAILED, 0)
 
 
 def _finish_if_complete(url: str, questionnaire_id: int) -> None:
@@ -268,14 +261,10 @@ def _finish_if_complete(url: str, questionnaire_id: int) -> None:
         questionnaire = session.get(Questionnaire, questionnaire_id)
         if questionnaire is None or questionnaire.status in ("done", "failed"):
             return
-        pending = session.scalar(
-            select(func.count())
-            .select_from(Item)
-            .where(Item.questionnaire_id == questionnaire_id, Item.status == PENDING)
-        )
-        if pending:
+        done, failed = progress(session, questionnaire)
+        if done < questionnaire.total:
             return
-        all_failed = questionnaire.failed and questionnaire.failed == questionnaire.total
+        all_failed = failed and failed == questionnaire.total
         changed = session.execute(
             update(Questionnaire)
             .where(Questionnaire.id == questionnaire_id, Questionnaire.status.notin_(("done", "failed")))
@@ -289,7 +278,7 @@ def _finish_if_complete(url: str, questionnaire_id: int) -> None:
                 "questionnaire.drafted",
                 None,
                 questionnaire_id=questionnaire_id,
-                after={"done": questionnaire.done, "failed": questionnaire.failed},
+                after={"done": done, "failed": failed},
             )
 
 
@@ -377,22 +366,22 @@ def edit(session: Session, item: Item, user: User, version: int, choice: str | N
     return item
 
 
-def reject(session: Session, item: Item, user: User, version: int) -> Item:
+def _withdraw(session: Session, item: Item, user: User, version: int, status: str, action: str) -> Item:
+    """Reject or send to an expert: the answer no longer speaks for the vendor."""
     _check_version(item, version)
     if item.status == PENDING:
         raise InvalidTransition(f"item {item.id} is still being drafted")
-    _change(session, item, user, "item.reject", status=REJECTED)
+    _change(session, item, user, action, status=status)
     unlearn(session, item)
     return item
+
+
+def reject(session: Session, item: Item, user: User, version: int) -> Item:
+    return _withdraw(session, item, user, version, REJECTED, "item.reject")
 
 
 def needs_expert(session: Session, item: Item, user: User, version: int) -> Item:
-    _check_version(item, version)
-    if item.status == PENDING:
-        raise InvalidTransition(f"item {item.id} is still being drafted")
-    _change(session, item, user, "item.needs_expert", status=NEEDS_EXPERT)
-    unlearn(session, item)
-    return item
+    return _withdraw(session, item, user, version, NEEDS_EXPERT, "item.needs_expert")
 
 
 def assign(session: Session, item: Item, user: User, version: int, assignee: User | None) -> Item:
@@ -602,7 +591,7 @@ def export(questionnaire: Questionnaire, fmt: str, include_all: bool = False) ->
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(["ref", "question", "choice", "answer", "status", "confidence", "sources"])
         for i in chosen:
-            answer = i.answer if not i.answer.startswith(("=", "+", "-", "@")) else "'" + i.answer
+            answer = safe_csv_value(i.answer)
             writer.writerow(
                 [
                     i.ref,
