@@ -49,10 +49,14 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = 60.0
     llm_concurrency: int = 4
     llm_evidence_tokens: int = 3000  # budget for the evidence in one prompt, counted with tiktoken
-    prompts_dir: Path = Field(default=Path(__file__).resolve().parents[1] / "prompts")
+    prompts_dir: Path | None = Field(
+        default=None, description="Folder of prompt files to use instead of the ones shipped with Kotae."
+    )
     # Drafts whose evidence confidence falls below this say "no evidence" instead of answering;
     # chosen by `kotae eval seeds --tune` (best balance of answered-right and refused-unanswerable).
     abstain_threshold: float = 0.30
+    # Evidence from a sheet older than this is flagged stale_evidence on the drafts that cite it.
+    stale_evidence_months: int = 18
 
     secret_key: SecretStr | None = Field(default=None, description="Signs session cookies; default: kept in home.")
     secure_cookies: bool = Field(default=False, description="Send the session cookie over HTTPS only.")

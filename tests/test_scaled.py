@@ -24,7 +24,7 @@ from service.accounts.service import create_token, create_user, set_role
 from service.api import create_app
 from service.db import session_scope
 from service.ingest import parse_file
-from service.review.models import Item
+from service.questionnaires import Item
 from service.settings import Settings
 from tests.conftest import seed
 

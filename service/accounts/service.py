@@ -21,12 +21,20 @@ class AccountError(ValueError):
     pass
 
 
+class UserNotFound(LookupError):
+    pass
+
+
+def _check_password(password: str) -> None:
+    if len(password) < 10:
+        raise AccountError("passwords need at least 10 characters")
+
+
 def create_user(session: Session, email: str, password: str, name: str = "") -> User:
     email = email.strip().lower()
     if "@" not in email:
         raise AccountError(f"'{email}' is not an email address")
-    if len(password) < 10:
-        raise AccountError("passwords need at least 10 characters")
+    _check_password(password)
     if session.scalar(select(User).where(User.email == email)) is not None:
         raise AccountError(f"a user with email {email} exists already")
     user = User(email=email, name=name, password_hash=_hasher.hash(password))
@@ -110,3 +118,53 @@ def workspaces_of(session: Session, user: User) -> list[tuple[Workspace, str]]:
 
 def user_by_email(session: Session, email: str) -> User | None:
     return session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+def members(session: Session, workspace: Workspace) -> list[tuple[str, str]]:
+    """(email, role) of a workspace's members, by email."""
+    rows = session.execute(
+        select(User.email, Membership.role)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.workspace_id == workspace.id)
+        .order_by(User.email)
+    ).all()
+    return [(email, role) for email, role in rows]
+
+
+def email_of(session: Session, user_id: int | None) -> str | None:
+    user = session.get(User, user_id) if user_id is not None else None
+    return user.email if user else None
+
+
+def get_user(session: Session, email: str) -> User:
+    """The user with this email (any case), or UserNotFound."""
+    user = user_by_email(session, email)
+    if user is None:
+        raise UserNotFound(f"no user with email {email.strip().lower()}")
+    return user
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    _check_password(password)
+    user.password_hash = _hasher.hash(password)
+    session.flush()
+
+
+def set_active(session: Session, user: User, active: bool) -> None:
+    """An inactive user can neither sign in nor use their API tokens or open sessions; nothing is deleted."""
+    user.is_active = active
+    session.flush()
+
+
+def list_users(session: Session) -> list[tuple[User, dict[str, str]]]:
+    """Every user by email, with their role per workspace name."""
+    users = list(session.scalars(select(User).order_by(User.email)))
+    roles: dict[int, dict[str, str]] = {user.id: {} for user in users}
+    rows = session.execute(
+        select(Membership.user_id, Workspace.name, Membership.role)
+        .join(Workspace, Workspace.id == Membership.workspace_id)
+        .order_by(Workspace.name)
+    )
+    for user_id, workspace, role in rows:
+        roles[user_id][workspace] = role
+    return [(user, roles[user.id]) for user in users]

@@ -13,11 +13,14 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.middleware.sessions import SessionMiddleware
 
 from service.api.deps import make_sessions
-from service.api.routes import _item_out, router
+from service.api.presenters import item_out
+from service.api.routers import router
+from service.export import ExportError
 from service.ingest import IngestError
 from service.jobs import get_jobs
 from service.knowledge_base import KnowledgeBase
-from service.review.service import ReviewError, StaleVersion
+from service.questionnaires import Item
+from service.review import ReviewError, StaleVersion
 from service.settings import Settings, get_settings
 from service.web import router as web_router
 from service.web import static_files
@@ -64,10 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(StaleVersion)
     async def stale(request: Request, exc: StaleVersion) -> JSONResponse:
         with app.state.sessions() as session:
-            from service.review.models import Item
-
             current = session.get(Item, exc.item_id)
-            body = {"detail": str(exc), "current": _item_out(session, current).model_dump(mode="json")}
+            body = {"detail": str(exc), "current": item_out(session, current).model_dump(mode="json")}
         return JSONResponse(body, status_code=409)
 
     @app.exception_handler(StaleDataError)
@@ -77,6 +78,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(ReviewError)
     async def review_error(request: Request, exc: ReviewError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
+
+    @app.exception_handler(ExportError)
+    async def export_error(request: Request, exc: ExportError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=400)
 
     @app.exception_handler(IngestError)
     async def ingest_error(request: Request, exc: IngestError) -> JSONResponse:

@@ -73,6 +73,7 @@ class QuestionnaireOut(BaseModel):
     total: int
     done: int
     failed: int
+    fallbacks: int = Field(0, description="Drafts the LLM could not make, drafted offline (each item says why).")
     counts: dict[str, int]
     created_at: datetime
 
@@ -99,6 +100,8 @@ class ItemOut(BaseModel):
     draft_answer: str
     confidence: float
     drafter: str
+    flags: list[str] = []
+    draft_note: str = ""
     citations: list[CitationOut]
     assignee: str | None
     version: int

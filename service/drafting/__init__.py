@@ -1,16 +1,19 @@
 """Drafting answers to a customer's questionnaire, with citations to the exact prior entries.
 
-Public surface: `read_questionnaire`, `Questionnaire`, `draft_questionnaire`, `get_drafter`,
-`Draft`, `Citation`, `DRAFTED`, `NO_EVIDENCE`.
+Public surface: `draft_requests` and `draft_questionnaire` (the one pipeline), `get_drafter`,
+`Request`, `Draft`, `Citation`, `DRAFTED`, `NO_EVIDENCE`, `question_key`. `read_questionnaire`
+and `Questionnaire` (the parsed file) are kept here for scripts; they live in service.questionnaires.
 """
 
 from __future__ import annotations
 
 from service.drafting.model import DRAFTED, NO_EVIDENCE, Citation, Draft
 from service.drafting.offline import OfflineDrafter
-from service.drafting.questionnaire import Questionnaire, read_questionnaire
-from service.drafting.service import Drafter, draft_questionnaire
+from service.drafting.pipeline import Drafter, draft_questionnaire, draft_requests, question_key, requests_for
+from service.drafting.request import Request
 from service.knowledge_base import KnowledgeBase
+from service.questionnaires import QuestionnaireFile as Questionnaire
+from service.questionnaires import read_questionnaire
 
 __all__ = [
     "DRAFTED",
@@ -19,9 +22,13 @@ __all__ = [
     "Draft",
     "Drafter",
     "Questionnaire",
+    "Request",
     "draft_questionnaire",
+    "draft_requests",
     "get_drafter",
+    "question_key",
     "read_questionnaire",
+    "requests_for",
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from service.ingest.choices import NA, NO, YES, leading_choice
 
@@ -53,6 +54,27 @@ def evidence_choice(stored: str | None, answer: str, prose: bool = False) -> str
     if _JA_POSITIVE_END.search(first) or (first.isascii() and _EN_POSITIVE.search(first)):
         return YES
     return None
+
+
+_SENTENCES = re.compile(r"(?<=[。．!?！？])|\n+")
+
+
+def prose_choice(question: str, passage: str, bigrams: Callable[[str], set[str]]) -> str | None:
+    """The choice stated by the passage sentence that speaks of what the question asks.
+
+    A policy section states many things; only its sentence that shares the question's words
+    (or its key terms, such as TLS) says anything about this question.
+    """
+    wanted = bigrams(question) | {t for t in re.findall(r"[a-z0-9]{2,}", question.lower()) if len(t) >= 3}
+    if not wanted:
+        return None
+    best, best_overlap = "", 0
+    for sentence in _SENTENCES.split(passage):
+        words = bigrams(sentence) | set(re.findall(r"[a-z0-9]{2,}", sentence.lower()))
+        overlap = len(wanted & words)
+        if overlap > best_overlap:
+            best, best_overlap = sentence, overlap
+    return evidence_choice(None, best) if best_overlap >= 2 or (best_overlap and len(wanted) <= 2) else None
 
 
 def label(choice: str | None, language: str) -> str | None:

@@ -42,7 +42,7 @@ def key_terms(text: str) -> set[str]:
     return terms
 
 
-def _content_bigrams(text: str) -> set[str]:
+def content_bigrams(text: str) -> set[str]:
     return {t for t in tokenize(text) if _CONTENT.search(t)}
 
 
@@ -63,8 +63,8 @@ def score(question: str, language: str, hits: list[SearchHit]) -> Signals:
     if language == "ja":
         low, high = DENSE_RANGE["ja"]
         agree = 1.0 if (top.dense_rank or 99) <= 2 and (top.lexical_rank or 99) <= 3 else 0.0
-        wanted = _content_bigrams(question)
-        found = _content_bigrams(f"{top.entry.question} {top.entry.answer}")
+        wanted = content_bigrams(question)
+        found = content_bigrams(f"{top.entry.question} {top.entry.answer}")
         coverage = len(wanted & found) / len(wanted) if wanted else 0.0
         confidence = 0.4 * agree + 0.4 * _scale(dense, low, high) + 0.2 * coverage
     else:

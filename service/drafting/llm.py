@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,11 +23,15 @@ from sqlalchemy.orm import Session
 
 from service.drafting import evidence
 from service.drafting.choices import LABELS
+from service.drafting.flags import CHOICE_WITHHELD, LLM_FALLBACK, NEEDS_TRANSLATION, TRANSLATED
 from service.drafting.model import DRAFTED, Draft, no_evidence
-from service.drafting.offline import citation, compose
+from service.drafting.offline import EvidenceObserver, citation, compose
+from service.drafting.questions import analyse
 from service.drafting.request import Request
 from service.knowledge_base import KnowledgeBase, SearchHit
-from service.llm import count_tokens, get_chat_model, load_prompt, truncate
+from service.llm import count_tokens, describe_llm_error, get_chat_model, is_permanent, load_prompt, truncate
+
+log = logging.getLogger(__name__)
 
 # Below this share of the abstain threshold the evidence is not worth a model call.
 LLM_GATE = 0.5
@@ -149,35 +154,50 @@ class LLMDrafter:
             prepared.hits,
             self.settings.abstain_threshold,
             drafter="offline_fallback",
+            product=request.product,
+            stale_months=self.settings.stale_evidence_months,
         )
         if prepared.messages is None:
             return no_evidence(
                 request.ref, request.question, request.language, prepared.evidence_confidence, "llm", fallback.signals
             )
+        reply: Reply | None = None
+        reason = ""
         async with gate:
             for _attempt in range(2):
                 try:
                     reply = await self._ask(prepared)
                     break
-                except Exception:  # noqa: BLE001 - a bad reply, a timeout, a refused call: ask once more
-                    continue
-            else:
-                return fallback
+                except Exception as exc:  # noqa: BLE001 - every failure is named on the draft and logged
+                    reason = describe_llm_error(exc, self.settings)
+                    if is_permanent(exc):
+                        break  # a refused key or an unknown model will not change on a second try
+        if reply is None:
+            log.warning("LLM draft of %s failed, drafted offline instead: %s", request.ref, reason)
+            fallback.flags.append(LLM_FALLBACK)
+            fallback.note = " ".join(filter(None, [f"LLM failed: {reason}", fallback.note]))
+            return fallback
         confidence = round((reply.confidence + prepared.evidence_confidence) / 2, 4)
         if reply.no_evidence:
             return no_evidence(request.ref, request.question, request.language, confidence, "llm", fallback.signals)
-        cited = [citation(prepared.labels[label]) for label in dict.fromkeys(reply.citations)]
+        cited_hits = [prepared.labels[label] for label in dict.fromkeys(reply.citations)]
+        # What the evidence says about itself (conflicts, age, product) holds whoever wrote the words.
+        flags = [f for f in fallback.flags if f not in (NEEDS_TRANSLATION, CHOICE_WITHHELD)]
+        if any(h.entry.language != request.language for h in cited_hits):
+            flags.append(TRANSLATED)
+        shape = analyse(request.question, request.language)
         return Draft(
             request.ref,
             request.question,
             request.language,
-            reply.choice,
+            reply.choice if shape.wants_choice else None,  # an open question gets no Yes/No
             reply.answer.strip(),
             confidence,
             DRAFTED,
-            cited,
+            [citation(h) for h in cited_hits],
             "llm",
             fallback.signals,
+            flags=flags,
         )
 
     async def _run(self, prepared: list[_Prepared], progress: Callable[[int, int], None] | None) -> list[Draft]:
@@ -200,7 +220,11 @@ class LLMDrafter:
         workspace: str,
         requests: list[Request],
         progress: Callable[[int, int], None] | None = None,
+        on_evidence: EvidenceObserver | None = None,
     ) -> list[Draft]:
         # Retrieval uses the session here, before any model call; the calls then run concurrently.
         prepared = [self.prepare(session, workspace, r) for r in requests]
+        if on_evidence:
+            for p in prepared:
+                on_evidence(p.request, p.hits)
         return asyncio.run(self._run(prepared, progress))

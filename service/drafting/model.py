@@ -28,8 +28,16 @@ class Draft:
     confidence: float
     status: str  # DRAFTED | NO_EVIDENCE
     citations: list[Citation] = field(default_factory=list)
-    drafter: str = "offline"  # "offline", "llm", or "offline_fallback" when the LLM's reply was unusable
+    drafter: str = "offline"  # "offline", "llm", or "offline_fallback" when the LLM could not draft it
     signals: dict[str, float] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)  # names a reviewer should see (service.drafting.flags)
+    note: str = ""  # why the draft is as it is, in words (e.g. the LLM's failure)
+    # The language of the answer text: always the questionnaire's own. Foreign evidence is never
+    # pasted as an answer; the draft is flagged needs_translation instead.
+    answer_language: str = ""
+
+    def __post_init__(self) -> None:
+        self.answer_language = self.answer_language or self.language
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -7,61 +7,162 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session
 
 from service.drafting import evidence
-from service.drafting.choices import evidence_choice, label
+from service.drafting.choices import evidence_choice, label, prose_choice
+from service.drafting.flags import (
+    CHOICE_WITHHELD,
+    CONFLICTING,
+    INJECTION,
+    NEEDS_TRANSLATION,
+    OTHER_PRODUCT,
+    PARTIAL,
+    STALE,
+    is_stale,
+    opposite_facts,
+    other_product,
+)
 from service.drafting.model import DRAFTED, Citation, Draft, no_evidence
+from service.drafting.questions import QuestionShape, analyse
 from service.drafting.request import Request
 from service.ingest.choices import normalize_choice
 from service.knowledge_base import KnowledgeBase, SearchHit
 
 CITATION_SIMILARITY_MARGIN = 0.015  # further entries are cited when this close to the best one and agreeing
+PARTIAL_COVERAGE = 0.6  # a compound question whose words the evidence covers less than this may be answered in part
+EVIDENCE_DEPTH = 10  # hits handed to an evidence observer (the eval ranks this deep)
+EvidenceObserver = Callable[[Request, list[SearchHit]], None]
 
 
-def citation(hit: SearchHit) -> Citation:
+def _row_key(hit: SearchHit) -> tuple[str, str | None, str]:
+    """Entries that are one row of a multi-product sheet share this key."""
     entry = hit.entry
+    return entry.source.name, entry.sheet, entry.locator
+
+
+def _merge_product_variants(hits: list[SearchHit]) -> list[tuple[SearchHit, list[SearchHit]]]:
+    """Hits grouped by sheet row, best first: a row of a multi-product sheet is cited once."""
+    groups: dict[tuple[str, str | None, str], list[SearchHit]] = {}
+    for hit in hits:
+        groups.setdefault(_row_key(hit), []).append(hit)
+    return [(members[0], members) for members in groups.values()]
+
+
+def citation(hit: SearchHit, variants: list[SearchHit] | None = None) -> Citation:
+    entry = hit.entry
+    products = [v.entry.product for v in (variants or [hit]) if v.entry.product]
     return Citation(
         entry_id=entry.id,
         source=entry.source.name,
         locator=entry.locator,
         text=f"{entry.question}\n{entry.answer}",
-        product=entry.product,
+        product=", ".join(dict.fromkeys(products)) or None,
     )
 
 
+def _choice_of(hit: SearchHit, question: str) -> str | None:
+    entry = hit.entry
+    if entry.source.kind == "prose" and not entry.choice:
+        return prose_choice(question, entry.answer, evidence.content_bigrams)
+    return evidence_choice(entry.choice, entry.answer)
+
+
+def _carry_choice(shape: QuestionShape, top: SearchHit, choice: str | None, language: str) -> tuple[str | None, str]:
+    """The prior choice, when it may answer this question; else None and why (for the note)."""
+    if not shape.wants_choice:
+        return None, ""  # an open question gets words, not Yes/No
+    if choice is None:
+        return None, "the cited answer states no Yes/No"
+    prior = analyse(top.entry.question, top.entry.language)
+    if prior.negative != shape.negative:
+        if language == "ja":
+            return (
+                None,
+                "質問の向きが過去の質問と逆です（平文で保存？／暗号化して保存？）。選択は記入してください。",
+            )
+        return None, "the question asks the opposite way round from the prior question; choose Yes or No yourself"
+    return choice, ""
+
+
 def compose(
-    ref: str, question: str, language: str, hits: list[SearchHit], threshold: float, drafter: str = "offline"
+    ref: str,
+    question: str,
+    language: str,
+    hits: list[SearchHit],
+    threshold: float,
+    drafter: str = "offline",
+    *,
+    product: str | None = None,
+    stale_months: int = 18,
 ) -> Draft:
     """A draft from retrieved evidence, or an honest no_evidence when the evidence is too weak."""
+    shape = analyse(question, language)
     signals = evidence.score(question, language, hits)
     signal_map = {k: v for k, v in vars(signals).items() if k != "confidence"}
-    if not hits or signals.confidence < threshold:
-        return no_evidence(ref, question, language, signals.confidence, drafter, signal_map)
-    top = hits[0]
-
-    def choice_of(hit: SearchHit) -> str | None:
-        return evidence_choice(hit.entry.choice, hit.entry.answer, prose=hit.entry.source.kind == "prose")
-
-    choice = choice_of(top)
-    cited = [top]
-    for hit in hits[1:]:
+    confidence = signals.confidence
+    flags: list[str] = []
+    if shape.injection:
+        # Words that match the knowledge base must not make an instruction look answerable.
+        confidence = min(confidence, threshold * 0.9)
+        flags.append(INJECTION)
+    if not hits or confidence < threshold:
+        draft = no_evidence(ref, question, language, confidence, drafter, signal_map)
+        draft.flags = flags
+        return draft
+    rows = _merge_product_variants(hits)
+    top, top_variants = rows[0]
+    choice = _choice_of(top, question)
+    cited = [(top, top_variants)]
+    disagree = False
+    for hit, variants in rows[1:]:
         close = (top.dense_similarity or 0) - (hit.dense_similarity or 0) <= CITATION_SIMILARITY_MARGIN
         if language == "ja":  # both retrievers must back a further citation where both run
             close = close and (hit.lexical_rank or 99) <= 5
-        other = choice_of(hit)
-        if close and (other is None or choice is None or other == choice) and len(cited) < 3:
-            cited.append(hit)
+        if not close or len(cited) >= 3:
+            continue
+        other = _choice_of(hit, question)
+        if other is not None and choice is not None and other != choice:
+            disagree = True  # cited too: the reviewer sees both sides
+        cited.append((hit, variants))
+    variant_choices = {_choice_of(v, question) for v in top_variants} - {None}
+    cited_hits = [h for h, _ in cited]
+    if disagree or len(variant_choices) > 1 or opposite_facts(question, [h.entry.answer for h in cited_hits]):
+        flags.append(CONFLICTING)
+
+    carried, why = _carry_choice(shape, top, choice, language)
+    notes: list[str] = []
+    if why and shape.wants_choice:
+        flags.append(CHOICE_WITHHELD)
+        notes.append(why)
+    evidence_language = top.entry.language
     # A bare "有" says nothing a reviewer can send: take the words of the first cited entry that has some.
-    answer = next((h.entry.answer for h in cited if normalize_choice(h.entry.answer) is None), top.entry.answer)
+    answer = next((h.entry.answer for h in cited_hits if normalize_choice(h.entry.answer) is None), top.entry.answer)
+    if evidence_language in ("ja", "en") and evidence_language != language:
+        # Never paste Japanese words into an English customer's sheet (or the reverse).
+        answer = ""
+        flags.append(NEEDS_TRANSLATION)
+        notes.append(
+            "根拠が英語です。回答文を日本語で記入してください（根拠は引用にあります）。"
+            if language == "ja"
+            else "The evidence is in Japanese: write the English answer (the evidence is in the citations)."
+        )
+    if shape.parts > 1 and (NEEDS_TRANSLATION in flags or signals.coverage < PARTIAL_COVERAGE):
+        flags.append(PARTIAL)
+    if is_stale(cited_hits, stale_months):
+        flags.append(STALE)
+    if other_product(cited_hits, product):
+        flags.append(OTHER_PRODUCT)
     return Draft(
         ref=ref,
         question=question,
         language=language,
-        choice=label(choice, language),
+        choice=label(carried, language),
         answer=answer,
-        confidence=signals.confidence,
+        confidence=round(confidence, 4),
         status=DRAFTED,
-        citations=[citation(h) for h in cited],
+        citations=[citation(h, v) for h, v in cited],
         drafter=drafter,
         signals=signal_map,
+        flags=flags,
+        note=" ".join(notes),
     )
 
 
@@ -78,11 +179,26 @@ class OfflineDrafter:
         workspace: str,
         requests: list[Request],
         progress: Callable[[int, int], None] | None = None,
+        on_evidence: EvidenceObserver | None = None,
     ) -> list[Draft]:
+        # The first k hits of a deeper search are the hits of a k-deep search: observing costs nothing.
+        depth = max(self.k, EVIDENCE_DEPTH) if on_evidence else self.k
         drafts = []
         for number, r in enumerate(requests, start=1):
-            hits = self.kb.search(session, workspace, r.question, k=self.k, product=r.product)
-            drafts.append(compose(r.ref, r.question, r.language, hits, self.kb.settings.abstain_threshold))
+            hits = self.kb.search(session, workspace, r.question, k=depth, product=r.product)
+            if on_evidence:
+                on_evidence(r, hits)
+            drafts.append(
+                compose(
+                    r.ref,
+                    r.question,
+                    r.language,
+                    hits[: self.k],
+                    self.kb.settings.abstain_threshold,
+                    product=r.product,
+                    stale_months=self.kb.settings.stale_evidence_months,
+                )
+            )
             if progress:
                 progress(number, len(requests))
         return drafts

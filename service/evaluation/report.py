@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from importlib.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +133,7 @@ def write(result: EvalResult, out_dir: Path, compared: dict[str, tuple[float, fl
     return paths
 
 
-def gate(result: EvalResult, floors_path: Path) -> list[str]:
+def gate(result: EvalResult, floors_path: Path | Traversable) -> list[str]:
     """Metrics below their floor (empty when the gate passes)."""
     floors: dict[str, Any] = json.loads(floors_path.read_text(encoding="utf-8")).get(result.set_name, {})
     return [

@@ -6,26 +6,31 @@ import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from importlib import resources
+from importlib.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 from sacrebleu.metrics import CHRF
 
 from service.db import session_scope
+from service.drafting import Request, draft_requests, get_drafter
 from service.drafting.llm import evidence_text
-from service.drafting.offline import compose
 from service.ingest import ParsedItem, parse_file
 from service.ingest.choices import normalize_choice
 from service.knowledge_base import KnowledgeBase, SearchHit
 from service.llm import count_tokens
-from service.retrieval import Retriever
 from service.settings import Settings
 
+# The built-in labelled sets are read from a checkout: the seeds beside it in ../shared, the
+# samples in knowledge_base/. Their labels and floors ship with the package.
 ROOT = Path(__file__).resolve().parents[2]
 SETS = {
     "seeds": (ROOT.parent / "shared" / "seeds", lambda p: p.name[:3]),
     "samples": (ROOT / "knowledge_base", lambda p: p.stem),
 }
+LABELS = resources.files("service.evaluation") / "labels"
+FLOORS = resources.files("service.evaluation") / "floors.json"
 Ref = tuple[str, str]  # (sheet key, locator)
 _chrf = CHRF()
 
@@ -79,7 +84,7 @@ def _ref(text: str) -> Ref:
     return key, locator
 
 
-def load_cases(set_name: str, labels_dir: Path) -> tuple[dict[str, Path], list[Case]]:
+def load_cases(set_name: str, labels_dir: Traversable) -> tuple[dict[str, Path], list[Case]]:
     folder, key_of = SETS[set_name]
     if not folder.is_dir():
         raise FileNotFoundError(f"the {set_name} sheets are missing: expected them in {folder}")
@@ -128,7 +133,7 @@ def _choice_key(label: str | None) -> str | None:
 class Harness:
     """Knowledge bases for every held-out sheet, ingested once; searches under any settings."""
 
-    def __init__(self, set_name: str, labels_dir: Path, settings: Settings) -> None:
+    def __init__(self, set_name: str, labels_dir: Traversable, settings: Settings) -> None:
         self.set_name = set_name
         self.files, self.cases = load_cases(set_name, labels_dir)
         self.settings = settings
@@ -145,14 +150,24 @@ class Harness:
                 self.kb.sync(session, workspace)
 
     def run_cases(self, settings: Settings, with_drafts: bool = True) -> list[CaseResult]:
-        retriever = Retriever(settings, self.kb.embeddings, self.kb.vectors)
+        # Drafted through the one pipeline, as the CLI and the API draft; the observer keeps the ranking.
+        drafter = get_drafter(self.kb.with_settings(settings))
         results = []
         with session_scope(self.settings.resolved_database_url) as session:
+            seen: list[list[SearchHit]] = []
             for case in self.cases:
+                seen.clear()
                 started = time.perf_counter()
-                hits = retriever.search(session, f"eval-{case.ref[0]}", case.text, k=10)
-                draft = compose("", case.text, case.language, hits[:5], settings.abstain_threshold)
+                request = Request("", case.text, case.language, None)
+                draft = draft_requests(
+                    session,
+                    drafter,
+                    f"eval-{case.ref[0]}",
+                    [request],
+                    on_evidence=lambda _r, h: seen.append(h),  # noqa: B023 - used at once
+                )[0]
                 seconds = time.perf_counter() - started
+                hits = seen[0]
                 prompt = evidence_text(hits[:5], settings.llm_evidence_tokens)[0] + case.text if with_drafts else ""
                 results.append(
                     CaseResult(
@@ -315,7 +330,7 @@ def tune(harness: Harness, base: Settings) -> tuple[list[dict[str, Any]], dict[s
 
 def run(
     set_name: str,
-    labels_dir: Path = ROOT / "eval" / "labels",
+    labels_dir: Traversable = LABELS,
     settings: Settings | None = None,
     price_in: float = 0.15,
     price_out: float = 0.60,

@@ -11,64 +11,20 @@ Real sheets are messy, and this module is where the mess is absorbed:
 
 from __future__ import annotations
 
-import itertools
-import math
 import re
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+from service.ingest.alignment import ColumnStats, align, column_stats, signature
 from service.ingest.choices import leading_choice, normalize_choice
-from service.ingest.columns import Role, header_key, header_role, product_from_header
+from service.ingest.columns import Role
+from service.ingest.layout import Layout, Row, Table, split_tables
 from service.ingest.model import CellRef, ParsedItem, SkippedRow
 from service.ingest.text import detect_language, labelled_date
 
-Row = tuple[int, list[str]]  # (1-based physical row, cleaned cells)
-
-_ID_VALUE = re.compile(r"^[A-Za-z]{0,4}[-.]?\d{1,4}(?:[.\-‐－]\d{1,4}){0,3}[.．]?$")
 _NUMBERED_TITLE = re.compile(r"^(\d{1,3}(?:[.．]\d{1,3}){0,3})[.．)）]?[\s\u3000]+(\S.*)$")
 _LEADING_ID = re.compile(r"^(\d{1,3}(?:[.\-]\d{1,3}){0,3})[\s\u3000]+(\S.+)$")
-_NO_STYLE = {"no", "no.", "no.#", "#", "number", "通番", "連番"}
-_MAX_ALIGN_WIDTH = 12
-_MAX_ALIGN_GAP = 3
-
-
-@dataclass
-class Column:
-    index: int
-    role: Role
-    label: str = ""
-    product: str | None = None
-    span: bool = False  # continues the merged header label of the column before it
-
-
-@dataclass
-class Layout:
-    header_row: int
-    columns: list[Column]
-    title: str = ""
-    products: list[str] = field(default_factory=list)
-
-    @property
-    def width(self) -> int:
-        return len(self.columns)
-
-    def cols(self, role: Role) -> list[int]:
-        return [c.index for c in self.columns if c.role is role]
-
-    @property
-    def id_style(self) -> str:
-        ids = self.cols(Role.ID)
-        if ids and header_key(self.columns[ids[-1]].label) in _NO_STYLE:
-            return "no"
-        return "plain"
-
-
-@dataclass
-class Table:
-    layout: Layout
-    rows: list[Row] = field(default_factory=list)
 
 
 @dataclass
@@ -77,255 +33,6 @@ class GridResult:
     skipped: list[SkippedRow] = field(default_factory=list)
     preamble: list[str] = field(default_factory=list)
     tables: int = 0
-
-
-def _is_id(value: str) -> bool:
-    return bool(_ID_VALUE.match(value))
-
-
-# --------------------------------------------------------------------------- header
-
-
-def _header_roles(cells: Sequence[str]) -> list[Role | None] | None:
-    """Roles named by a row, or None when the row does not read as a header."""
-    nonempty = [c for c in cells if c]
-    if not nonempty or any(len(c) > 40 or "\n" in c for c in nonempty):
-        return None
-    roles = [header_role(c) if c else None for c in cells]
-    known = [r for c, r in zip(cells, roles, strict=True) if c and r is not None]
-    content = {Role.QUESTION, Role.ANSWER, Role.CHOICE, Role.NOTES}
-    if not content.intersection(known):
-        return None
-    if len(known) >= 2:
-        return roles
-    # A lone known label ("サービス基本特性 | 詳細") still heads a table when the row is short.
-    if len(nonempty) <= 3 and not _is_id(nonempty[0]) and known == [Role.ANSWER]:
-        return roles
-    return None
-
-
-def _build_layout(header: Row, following: Sequence[Row]) -> tuple[Layout, bool] | None:
-    rownum, cells = header
-    roles = _header_roles(cells)
-    if roles is None:
-        return None
-    columns: list[Column] = []
-    span_role: Role | None = None
-    span_label = ""
-    unknown: set[int] = set()
-    for i, (cell, role) in enumerate(zip(cells, roles, strict=True)):
-        if cell:
-            span_label = cell
-            if role is None:
-                unknown.add(i)
-                span_role = None
-                columns.append(Column(i, Role.OTHER, cell))
-            else:
-                span_role = role if role in (Role.QUESTION, Role.ANSWER) else None
-                columns.append(Column(i, role, cell))
-        elif span_role is not None:
-            columns.append(Column(i, span_role, span_label, span=True))
-        elif i - 1 in unknown:  # an unlabelled cell after an unknown label continues its span
-            unknown.add(i)
-            columns.append(Column(i, Role.OTHER, span_label))
-        else:
-            columns.append(Column(i, Role.OTHER, ""))
-    layout = Layout(rownum, columns)
-
-    if not layout.cols(Role.ANSWER) and not layout.cols(Role.CHOICE):
-        notes = layout.cols(Role.NOTES)
-        questions = layout.cols(Role.QUESTION)
-        after = [i for i in sorted(unknown) if questions and i > max(questions) and cells[i]]
-        if notes:  # e.g. "確認事項 | 備考": the remarks column is where the answers are
-            columns[notes[0]].role = Role.ANSWER
-        elif len(after) >= 2:
-            # "項目 | 内容 | StarDesk | StarMail": one answer column per product, named by its header.
-            run = [after[-1]]
-            for i in reversed(after[:-1]):
-                if i == run[0] - 1:
-                    run.insert(0, i)
-            for i in after:
-                if i in run:
-                    columns[i].role = Role.ANSWER
-                    columns[i].product = cells[i]
-                else:
-                    columns[i].role = Role.QUESTION
-            unknown.difference_update(after)
-            layout.products = [cells[i] for i in run]
-        elif len(after) == 1:
-            columns[after[0]].role = Role.ANSWER
-            unknown.discard(after[0])
-    answer_cols = layout.cols(Role.ANSWER)
-    if not layout.cols(Role.QUESTION):
-        # Unlabelled columns before the answers hold the question ("サービス基本特性" spanning 4 columns).
-        first_answer = min(answer_cols + layout.cols(Role.CHOICE) or [layout.width])
-        candidates = [i for i in unknown if i < first_answer]
-        if not candidates:
-            return None
-        layout.title = cells[min(candidates)]
-        for i in sorted(candidates):
-            columns[i].role = Role.QUESTION
-        lead = min(candidates)
-        data = [r for _, r in following[:8] if any(r)]
-        if data and sum(1 for r in data if lead < len(r) and _is_id(r[lead])) >= max(1, len(data) // 2):
-            columns[lead].role = Role.ID
-            columns[lead].label = "No"
-    if not layout.cols(Role.QUESTION) or not (layout.cols(Role.ANSWER) or layout.cols(Role.CHOICE)):
-        return None
-
-    consumed = False
-    answer_cols = layout.cols(Role.ANSWER)
-    if len(answer_cols) > 1:
-        products = {c: product_from_header(columns[c].label) for c in answer_cols}
-        if following:
-            _, sub = following[0]
-            inside = [i for i, v in enumerate(sub) if v]
-            if inside and all(i in answer_cols for i in inside) and len(inside) >= 2:
-                products = {c: (sub[c] if c < len(sub) and sub[c] else None) for c in answer_cols}
-                consumed = True
-        if all(products.values()):
-            for c in answer_cols:
-                columns[c].product = products[c]
-            layout.products = [p for p in products.values() if p]
-    return layout, consumed
-
-
-def split_tables(grid: Sequence[Row]) -> tuple[list[str], list[Table]]:
-    """Find header rows and the data rows under each; rows before any header are preamble."""
-    preamble: list[str] = []
-    tables: list[Table] = []
-    skip_next = False
-    for pos, row in enumerate(grid):
-        if skip_next:
-            skip_next = False
-            continue
-        _, cells = row
-        if not any(cells):
-            continue
-        built = _build_layout(row, grid[pos + 1 : pos + 9])
-        if built is not None:
-            layout, consumed = built
-            tables.append(Table(layout))
-            skip_next = consumed
-            continue
-        if tables:
-            tables[-1].rows.append(row)
-        else:
-            preamble.append(" ".join(c for c in cells if c))
-    return preamble, tables
-
-
-# --------------------------------------------------------------------------- alignment
-
-
-@dataclass
-class _Stats:
-    median_len: dict[int, float]
-    unit_vocab: dict[int, set[str]]
-
-
-def _column_stats(layout: Layout, rows: Sequence[Row]) -> _Stats:
-    complete = [cells for _, cells in rows if _last_filled(cells) == layout.width - 1]
-    median_len: dict[int, float] = {}
-    unit_vocab: dict[int, set[str]] = {}
-    for col in layout.columns:
-        values = [cells[col.index] for cells in complete if cells[col.index]]
-        if values:
-            median_len[col.index] = statistics.median(len(v) for v in values)
-        if col.role is Role.UNIT:
-            unit_vocab[col.index] = set(values)
-    return _Stats(median_len, unit_vocab)
-
-
-def _signature(layout: Layout) -> tuple[str, ...]:
-    return tuple(f"{c.role}:{c.label}" for c in layout.columns)
-
-
-def _last_filled(cells: Sequence[str]) -> int:
-    for i in range(len(cells) - 1, -1, -1):
-        if cells[i]:
-            return i
-    return -1
-
-
-def _placement_cost(layout: Layout, stats: _Stats, placed: dict[int, str], shift: int) -> float:
-    cost = 0.05 * shift
-    labelled = [c for c in layout.columns if c.role is Role.QUESTION and not c.span]
-    if len(labelled) > 1 and not placed.get(labelled[-1].index):
-        cost += 1.0  # the main question column ("規程内容") is rarely the one left blank
-    ids = [c.index for c in layout.columns if c.role is Role.ID]
-    if len(ids) > 1 and not placed.get(ids[-1]) and any(placed.get(i) for i in ids[:-1]):
-        cost += 0.5  # an item's own number belongs in the most specific number column
-    question = False
-    answers = 0
-    for col in layout.columns:
-        value = placed.get(col.index, "")
-        role = col.role
-        if role is Role.QUESTION and value:
-            question = True
-        if role is Role.ANSWER and value:
-            answers += 1
-        if role is Role.CHOICE and value:
-            answers += 1
-        if not value:
-            if role is Role.ID:
-                cost += 0.2
-            elif role is Role.UNIT:
-                cost += 0.5
-            elif role is Role.ANSWER and layout.products:
-                cost += 0.7
-            continue
-        if role is Role.ID:
-            cost += 0 if _is_id(value) else 4
-            continue
-        if role is Role.CHOICE:
-            cost += 0 if normalize_choice(value) else 2
-            continue
-        if role is Role.QUESTION and _is_id(value):
-            cost += 3  # a bare number is an item number, not question text
-        if role is Role.CATEGORY and shift:
-            # Exports drop merged category cells first: a shifted row rarely keeps its category.
-            cost += 0.6
-        if role is Role.UNIT:
-            vocab = stats.unit_vocab.get(col.index, set())
-            cost += 0 if value in vocab else (0.5 if len(value) <= 12 else 3)
-            continue
-        if role in (Role.CATEGORY, Role.QUESTION, Role.ANSWER):
-            median = stats.median_len.get(col.index)
-            if median is not None:
-                cost += 0.6 * abs(math.log1p(len(value)) - math.log1p(median))
-    if not question:
-        cost += 3
-    if not answers:
-        cost += 2
-    return cost
-
-
-def align(layout: Layout, stats: _Stats, cells: Sequence[str]) -> dict[int, str]:
-    """Place a row's cells under the header's columns.
-
-    A row whose trailing cells are empty may have lost merged cells on the way (exports drop
-    them, shifting the rest left); every order-keeping placement is scored and the best kept.
-    """
-    width = layout.width
-    last = _last_filled(cells)
-    natural = {i: cells[i] for i in range(min(width, len(cells)))}
-    if last >= width - 1 or last < 0 or width > _MAX_ALIGN_WIDTH or width - (last + 1) > _MAX_ALIGN_GAP:
-        return natural
-    if not stats.median_len:
-        return natural  # no complete row to learn from: an unanswered questionnaire, rows are as they look
-    values = list(cells[: last + 1])
-    best = natural
-    best_cost = _placement_cost(layout, stats, natural, 0)
-    for positions in itertools.combinations(range(width), len(values)):
-        shift = sum(p - i for i, p in enumerate(positions))
-        if shift == 0:
-            continue
-        placed = dict(zip(positions, values, strict=True))
-        cost = _placement_cost(layout, stats, placed, shift)
-        if cost < best_cost - 1e-9:
-            best, best_cost = placed, cost
-    return best
 
 
 # --------------------------------------------------------------------------- sections
@@ -413,7 +120,7 @@ def _answers_that_are_choices(layout: Layout, rows: Sequence[dict[int, str]]) ->
 
 def table_items(
     table: Table,
-    stats: _Stats,
+    stats: ColumnStats,
     *,
     sheet: str | None,
     row_word: str,
@@ -542,9 +249,9 @@ def read_grid(
     # Tables under the same header (a header repeated down a long sheet) share their statistics.
     pooled: dict[tuple[str, ...], list[Row]] = {}
     for table in tables:
-        pooled.setdefault(_signature(table.layout), []).extend(table.rows)
+        pooled.setdefault(signature(table.layout), []).extend(table.rows)
     for table in tables:
-        stats = _column_stats(table.layout, pooled[_signature(table.layout)])
+        stats = column_stats(table.layout, pooled[signature(table.layout)])
         items, skipped = table_items(table, stats, sheet=sheet, row_word=row_word, max_cell_chars=max_cell_chars)
         result.items.extend(items)
         result.skipped.extend(skipped)

@@ -2,7 +2,7 @@
 
 `get_jobs(kb)` picks the runner from settings (one place): in-process threads on the embedded
 default, or a Redis queue (dramatiq) served by `kotae worker` processes when KOTAE_QUEUE_URL is set.
-Both run the same idempotent core step, `service.review.service.draft_items`.
+Both run the same idempotent core step, `service.jobs.drafting.draft_items`.
 """
 
 from __future__ import annotations

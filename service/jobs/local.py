@@ -11,8 +11,8 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from service.db import session_scope
+from service.jobs.drafting import run_drafting
 from service.knowledge_base import KnowledgeBase
-from service.review.service import run_drafting
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from dramatiq.brokers.redis import RedisBroker
 from sqlalchemy import select
 
 from service.db import session_scope
+from service.jobs.drafting import draft_items, start_drafting
 from service.knowledge_base import KnowledgeBase, Workspace
-from service.review.service import batches, draft_items, start_drafting
 from service.settings import Settings, get_settings
 
 QUEUE = "kotae-drafting"
@@ -102,8 +102,8 @@ class QueueJobs:
         self.actors = actors(settings_key(kb.settings))
 
     def draft(self, questionnaire_id: int) -> Future[None] | None:
-        workspace, todo = start_drafting(self.kb, questionnaire_id)
-        for batch in batches(todo, self.kb.settings.drafting_batch_size):
+        workspace, batches = start_drafting(self.kb, questionnaire_id)
+        for batch in batches:
             self.actors["draft_batch"].send(workspace, questionnaire_id, batch)
         return None
 

@@ -17,15 +17,19 @@ from sqlalchemy.orm import Session
 
 from service.embeddings import KotaeEmbeddings, get_embeddings
 from service.ingest import Limits, ParsedDocument, parse_bytes
+from service.knowledge_base.corpus import EntryCorpus
 from service.knowledge_base.indexing import Progress, SyncResult, sync_vectors
 from service.knowledge_base.models import Entry, Source, Workspace
 from service.knowledge_base.service import (
     SourceSummary,
     WorkspaceNotFound,
+    bump_revision,
     delete_source,
     entries_by_locator,
+    entry_id,
     get_or_create_workspace,
     get_workspace,
+    list_entries,
     list_sources,
     replace_source,
 )
@@ -42,10 +46,13 @@ __all__ = [
     "SyncResult",
     "Workspace",
     "WorkspaceNotFound",
+    "bump_revision",
     "delete_source",
+    "entry_id",
     "entries_by_locator",
     "get_or_create_workspace",
     "get_workspace",
+    "list_entries",
     "list_sources",
 ]
 
@@ -54,6 +61,13 @@ class KnowledgeBase:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._sync_locks: dict[str, threading.Lock] = {}
+
+    def with_settings(self, settings: Settings) -> KnowledgeBase:
+        """The same stores under other retrieval or drafting settings (eval, tuning); models are not reloaded."""
+        other = KnowledgeBase(settings)
+        other.__dict__["embeddings"] = self.embeddings
+        other.__dict__["vectors"] = self.vectors
+        return other
 
     @property
     def limits(self) -> Limits:
@@ -70,7 +84,7 @@ class KnowledgeBase:
 
     @cached_property
     def retriever(self) -> Retriever:
-        return Retriever(self.settings, self.embeddings, self.vectors)
+        return Retriever(self.settings, self.embeddings, self.vectors, EntryCorpus())
 
     def parse(self, name: str, data: bytes) -> ParsedDocument:
         return parse_bytes(name, data, self.limits)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from service.ingest import ParsedDocument, SkippedRow
@@ -23,7 +24,12 @@ class SourceSummary:
     name: str
     entries: int
     skipped: list[SkippedRow] = field(default_factory=list)
-    replaced: bool = False
+    # "unchanged": the same bytes for the same product were stored already, and were left as they were.
+    status: Literal["added", "replaced", "unchanged"] = "added"
+
+    @property
+    def replaced(self) -> bool:
+        return self.status == "replaced"
 
 
 def get_workspace(session: Session, name: str) -> Workspace:
@@ -31,6 +37,22 @@ def get_workspace(session: Session, name: str) -> Workspace:
     if ws is None:
         raise WorkspaceNotFound(f"no workspace named '{name}'")
     return ws
+
+
+def bump_revision(session: Session, workspace_id: int) -> None:
+    """Mark the workspace's entries as changed, in one atomic UPDATE: two writers never lose an increment.
+
+    Caches (lexical index, vector sync) compare the revision to know they are stale.
+    """
+    session.execute(
+        update(Workspace)
+        .where(Workspace.id == workspace_id)
+        .values(revision=Workspace.revision + 1)
+        .execution_options(synchronize_session=False)
+    )
+    loaded = session.identity_map.get(session.identity_key(Workspace, workspace_id))
+    if loaded is not None:
+        session.expire(loaded, ["revision"])
 
 
 def get_or_create_workspace(session: Session, name: str) -> Workspace:
@@ -59,11 +81,24 @@ def replace_source(
 ) -> SourceSummary:
     """Store a parsed file's entries, replacing what an earlier ingest of the same file stored.
 
+    The same bytes for the same product are left alone (status "unchanged"): their entries, dates
+    and the workspace revision stay as they were, so nothing downstream is rebuilt.
     Runs inside the caller's transaction: until it commits, the previous entries stay visible,
     and a failure leaves them as they were.
     """
     now = now or utcnow()
+    skipped = list(doc.skipped)
+    answered = []
+    for item in doc.items:
+        if item.answer or item.choice_raw:
+            answered.append(item)
+        else:
+            skipped.append(SkippedRow(item.sheet, item.row, "no answer in this row"))
+
     existing = session.scalar(select(Source).where(Source.workspace_id == workspace.id, Source.name == doc.file))
+    if existing is not None and existing.content_sha256 == data_sha256 and existing.product == product:
+        stored = session.scalar(select(func.count()).select_from(Entry).where(Entry.source_id == existing.id)) or 0
+        return SourceSummary(doc.file, stored, skipped, status="unchanged")
     if existing is not None:
         session.execute(delete(Entry).where(Entry.source_id == existing.id))
         session.delete(existing)
@@ -82,13 +117,9 @@ def replace_source(
     session.add(source)
     session.flush()
 
-    skipped = list(doc.skipped)
     seen: dict[tuple[str | None, str, str | None], int] = {}
     entries: list[Entry] = []
-    for item in doc.items:
-        if not (item.answer or item.choice_raw):
-            skipped.append(SkippedRow(item.sheet, item.row, "no answer in this row"))
-            continue
+    for item in answered:
         item_product = item.product or product
         key = (item.sheet, item.locator, item_product)
         n = seen.get(key, 0)
@@ -116,9 +147,9 @@ def replace_source(
             )
         )
     session.add_all(entries)
-    workspace.revision += 1
     session.flush()
-    return SourceSummary(doc.file, len(entries), skipped, replaced=existing is not None)
+    bump_revision(session, workspace.id)
+    return SourceSummary(doc.file, len(entries), skipped, status="added" if existing is None else "replaced")
 
 
 def delete_source(session: Session, workspace: Workspace, name: str) -> int:
@@ -128,8 +159,8 @@ def delete_source(session: Session, workspace: Workspace, name: str) -> int:
     count = session.scalar(select(func.count()).select_from(Entry).where(Entry.source_id == source.id)) or 0
     session.execute(delete(Entry).where(Entry.source_id == source.id))
     session.delete(source)
-    workspace.revision += 1
     session.flush()
+    bump_revision(session, workspace.id)
     return count
 
 
@@ -156,4 +187,17 @@ def entries_by_locator(session: Session, workspace: Workspace, locator: str, sou
     )
     if source:
         query = query.where(Source.name.contains(source))
+    return list(session.scalars(query))
+
+
+def list_entries(session: Session, workspace: Workspace, limit: int, offset: int = 0) -> list[Entry]:
+    """A page of a workspace's entries in file and row order."""
+    query = (
+        select(Entry)
+        .where(Entry.workspace_id == workspace.id)
+        .options(selectinload(Entry.source))
+        .order_by(Entry.source_id, Entry.row, Entry.id)
+        .limit(limit)
+        .offset(offset)
+    )
     return list(session.scalars(query))

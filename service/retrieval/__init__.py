@@ -1,8 +1,11 @@
-"""Hybrid retrieval over one workspace's knowledge base.
+"""Hybrid retrieval over one workspace's documents.
 
-Public surface: `Retriever.search(session, workspace, text, k, product)` -> list[SearchHit].
+Public surface: `Retriever(settings, embeddings, vectors, corpus).search(session, workspace, text, k, product)`
+-> list[SearchHit]; `Corpus` and `LexicalRow` (what a store provides); `product_matches`; `tokenize`.
 """
 
+from service.retrieval.corpus import Corpus, LexicalRow, product_matches
+from service.retrieval.lexical import tokenize
 from service.retrieval.retriever import Retriever, SearchHit
 
-__all__ = ["Retriever", "SearchHit"]
+__all__ = ["Corpus", "LexicalRow", "Retriever", "SearchHit", "product_matches", "tokenize"]

@@ -1,16 +1,21 @@
+"""Hybrid search: dense (vector index) and lexical (BM25) rankings fused by RRF.
+
+The retriever reads the stored documents through a `Corpus` (the knowledge base provides one),
+so retrieval depends on no storage model and the knowledge base can depend on retrieval.
+"""
+
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from service.embeddings import KotaeEmbeddings
 from service.ingest.text import detect_language
-from service.knowledge_base.models import Entry, Workspace
-from service.knowledge_base.text import lexical_text, product_matches
+from service.retrieval.corpus import Corpus, product_matches
 from service.retrieval.fusion import rrf
 from service.retrieval.lexical import LexicalIndex
 from service.settings import Settings
@@ -19,7 +24,7 @@ from service.vector_store import VectorIndex
 
 @dataclass
 class SearchHit:
-    entry: Entry
+    entry: Any  # the corpus's document: a knowledge-base Entry
     score: float  # fused RRF score: comparable within one query only
     dense_similarity: float | None  # cosine similarity of the e5 vectors
     lexical_score: float | None  # BM25 score
@@ -35,30 +40,27 @@ class _LexicalState:
 
 
 class Retriever:
-    def __init__(self, settings: Settings, embeddings: KotaeEmbeddings, vectors: VectorIndex) -> None:
+    def __init__(self, settings: Settings, embeddings: KotaeEmbeddings, vectors: VectorIndex, corpus: Corpus) -> None:
         self._settings = settings
         self._embeddings = embeddings
         self._vectors = vectors
+        self._corpus = corpus
         self._lexical: dict[int, _LexicalState] = {}
         self._lock = threading.Lock()
 
-    def _lexical_index(self, session: Session, workspace: Workspace) -> _LexicalState:
+    def _lexical_index(self, session: Session, workspace_id: int, revision: int) -> _LexicalState:
         with self._lock:
-            state = self._lexical.get(workspace.id)
-            if state is not None and state.revision == workspace.revision:
+            state = self._lexical.get(workspace_id)
+            if state is not None and state.revision == revision:
                 return state
-        rows = session.execute(
-            select(Entry.id, Entry.question, Entry.answer, Entry.product)
-            .where(Entry.workspace_id == workspace.id)
-            .order_by(Entry.id)
-        ).all()
+        rows = self._corpus.lexical_rows(session, workspace_id)
         state = _LexicalState(
-            workspace.revision,
-            LexicalIndex([r.id for r in rows], [lexical_text(r.question, r.answer) for r in rows]),
+            revision,
+            LexicalIndex([r.id for r in rows], [r.text for r in rows]),
             [r.product for r in rows],
         )
         with self._lock:
-            self._lexical[workspace.id] = state
+            self._lexical[workspace_id] = state
         return state
 
     def lexical_weight(self, language: str) -> float:
@@ -75,9 +77,10 @@ class Retriever:
         product: str | None = None,
     ) -> list[SearchHit]:
         """The k prior entries closest to `text` in one workspace (and product, when given)."""
-        ws = session.scalar(select(Workspace).where(Workspace.name == workspace))
-        if ws is None or not text.strip():
+        found = self._corpus.workspace_state(session, workspace)
+        if found is None or not text.strip():
             return []
+        workspace_id, revision = found
         pool = max(self._settings.candidate_pool, k * 4) * (3 if product else 1)
 
         dense = self._vectors.query(workspace, self._embeddings.embed_query(text), pool)
@@ -89,7 +92,7 @@ class Retriever:
         language = detect_language(text)
         weight = self.lexical_weight(language)
         if weight > 0:
-            state = self._lexical_index(session, ws)
+            state = self._lexical_index(session, workspace_id, revision)
             scores = state.index.scores(text)
             # Stable sort on a descending score keeps equal scores in id order: deterministic.
             order = np.argsort(-scores, kind="stable")
@@ -114,14 +117,7 @@ class Retriever:
             k=self._settings.rrf_k,
         )
         candidate_ids = [entry_id for entry_id, _ in fused]
-        entries = {
-            e.id: e
-            for e in session.scalars(
-                select(Entry)
-                .where(Entry.id.in_(candidate_ids[: pool * 2]), Entry.workspace_id == ws.id)
-                .options(selectinload(Entry.source))
-            )
-        }
+        entries = self._corpus.fetch(session, workspace_id, candidate_ids[: pool * 2])
         if product:
             fused = [(i, s) for i, s in fused if i in entries and product_matches(entries[i].product, product)]
         fused = _newest_first_for_same_question(fused, entries)
@@ -145,9 +141,7 @@ class Retriever:
         return hits
 
 
-def _newest_first_for_same_question(
-    fused: list[tuple[str, float]], entries: dict[str, Entry]
-) -> list[tuple[str, float]]:
+def _newest_first_for_same_question(fused: list[tuple[str, float]], entries: dict[str, Any]) -> list[tuple[str, float]]:
     """Entries answering the very same question keep their group's best slots, newest first:
     a newer approved answer outranks an older one."""
 

@@ -7,10 +7,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from service.accounts import has_role, role_in, workspaces_of
 from service.accounts.models import User
-from service.accounts.service import has_role, role_in, workspaces_of
 from service.api.deps import DB, questionnaire_for
-from service.knowledge_base.models import Workspace
+from service.knowledge_base import Workspace
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))

@@ -1,4 +1,4 @@
-"""A customer's questionnaire: its questions, read by the same parsers as the knowledge base,
+"""A customer's questionnaire file: its questions, read by the same parsers as the knowledge base,
 each with the position of its answer cells so the drafts can be written back."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from service.ingest import IngestError, Limits, ParsedItem, parse_bytes
 
 
 @dataclass
-class Questionnaire:
+class QuestionnaireFile:
     name: str
     data: bytes
     items: list[ParsedItem]
@@ -20,11 +20,12 @@ class Questionnaire:
         return Path(self.name).suffix.lower()
 
 
-def read_questionnaire(name: str, data: bytes, limits: Limits | None = None) -> Questionnaire:
+def read_questionnaire(name: str, data: bytes, limits: Limits | None = None) -> QuestionnaireFile:
+    """Parse a questionnaire; raises IngestError (naming the file) when it holds no questions."""
     doc = parse_bytes(name, data, limits)
     if not doc.items:
         raise IngestError(name, "no questions found")
-    return Questionnaire(name, data, doc.items)
+    return QuestionnaireFile(name, data, doc.items)
 
 
 def item_ref(item: ParsedItem) -> str:

@@ -1,0 +1,43 @@
+"""What goes into an answer, choice and notes cell, and how a value is kept from running as a formula."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.drafting import NO_EVIDENCE, Draft
+
+# Values a spreadsheet would run as a formula (= + - @), and the control characters it also treats so.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class ExportError(ValueError):
+    pass
+
+
+def answer_text(draft: Draft, separate_choice: bool) -> str:
+    """The text for the answer cell: the choice first when no column of its own holds it."""
+    if draft.status == NO_EVIDENCE:
+        return ""
+    if separate_choice or not draft.choice or draft.answer.startswith(draft.choice):
+        return draft.answer
+    joiner = "。" if draft.language == "ja" else ". "
+    return f"{draft.choice}{joiner}{draft.answer}" if draft.answer else draft.choice
+
+
+def sources_text(draft: Draft) -> str:
+    if draft.status == NO_EVIDENCE:
+        return "根拠なし（要確認）" if draft.language == "ja" else "No evidence found (needs review)"
+    head = "根拠" if draft.language == "ja" else "Sources"
+    return f"{head}: " + "; ".join(f"{c.source} {c.locator}" for c in draft.citations)
+
+
+def safe_csv_value(value: str) -> str:
+    """A CSV value a spreadsheet will not run as a formula."""
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
+def set_text(cell: Any, value: str) -> None:
+    """An xlsx cell holding `value` as text, never as a formula."""
+    cell.value = value
+    if value.startswith(FORMULA_START):
+        cell.data_type = "s"

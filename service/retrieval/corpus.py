@@ -1,0 +1,42 @@
+"""What the retriever needs of the stored documents, and how products match."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, NamedTuple, Protocol
+
+from sqlalchemy.orm import Session
+
+
+class LexicalRow(NamedTuple):
+    id: str
+    text: str  # what BM25 indexes
+    product: str | None
+
+
+class Corpus(Protocol):
+    """The knowledge base seen from retrieval: read-only, within the caller's session."""
+
+    def workspace_state(self, session: Session, workspace: str) -> tuple[int, int] | None:
+        """(workspace id, revision), or None for an unknown workspace. The revision changes with every write."""
+        ...
+
+    def lexical_rows(self, session: Session, workspace_id: int) -> Sequence[LexicalRow]: ...
+
+    def fetch(self, session: Session, workspace_id: int, ids: Sequence[str]) -> dict[str, Any]:
+        """Documents by id (with .question, .product, .ingested_at); unknown ids are left out."""
+        ...
+
+
+_PRODUCT_SPLIT = re.compile(r"\s*[/／・,、]\s*")
+
+
+def product_matches(entry_product: str | None, wanted: str) -> bool:
+    """Entries for no product in particular apply to every product."""
+    if not entry_product:
+        return True
+    wanted_key = wanted.strip().lower()
+    if entry_product.strip().lower() == wanted_key:
+        return True
+    return wanted_key in {p.lower() for p in _PRODUCT_SPLIT.split(entry_product) if p}
