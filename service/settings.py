@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     abstain_threshold: float = 0.30
     # Evidence from a sheet older than this is flagged stale_evidence on the drafts that cite it.
     stale_evidence_months: int = 18
+    calibration: Literal["shipped", "off"] = Field(
+        default="shipped",
+        description="Confidence as the probability a draft is right, fitted on labelled drafts "
+        "(service/drafting/calibration.json); off: the hand-set blend of retrieval signals.",
+    )
 
     secret_key: SecretStr | None = Field(default=None, description="Signs session cookies; default: kept in home.")
     secure_cookies: bool = Field(default=False, description="Send the session cookie over HTTPS only.")

@@ -122,8 +122,9 @@ def test_citations_never_leave_the_workspace(drafted, seeded_kb: KnowledgeBase) 
 
 
 def test_filled_workbook_keeps_the_customer_layout(drafted) -> None:  # noqa: ANN001
+    """The internal review copy: drafted cells coloured and commented, sources named on request."""
     questionnaire, drafts = drafted
-    wb = openpyxl.load_workbook(io.BytesIO(fill(questionnaire, drafts)))
+    wb = openpyxl.load_workbook(io.BytesIO(fill(questionnaire, drafts, marks=True, cite=True)))
     ws = wb["質問票"]
     assert wb.sheetnames == ["質問票", "記入要領"]
     assert ws["H1"].value == "=COUNTA(C5:C14)"
@@ -159,9 +160,12 @@ def test_csv_round_trip_in_cp932_and_formula_injection(seeded_kb: KnowledgeBase)
     evil = Draft("No.1", "q", "ja", None, '=HYPERLINK("http://x")', 0.9, "drafted", [])
     with session_scope(seeded_kb.settings.resolved_database_url) as session:
         drafts = draft_questionnaire(session, get_drafter(seeded_kb), "seeds", questionnaire)
-    rows = list(csv.reader(io.StringIO(fill(questionnaire, drafts).decode("cp932"))))
+    rows = list(csv.reader(io.StringIO(fill(questionnaire, drafts, cite=True).decode("cp932"))))
     assert rows[1][2].startswith("はい。") and rows[1][3].startswith("根拠: ")
     assert rows[2][2] == "" and rows[2][3] == "根拠なし（要確認）"
+    # The customer's copy names no past sheet: the notes column stays the customer's.
+    plain = list(csv.reader(io.StringIO(fill(questionnaire, drafts).decode("cp932"))))
+    assert plain[1][2].startswith("はい。") and plain[1][3] == "" and plain[2][3] == ""
     injected = list(csv.reader(io.StringIO(fill(questionnaire, [evil, drafts[1]]).decode("cp932"))))
     assert injected[1][2] == '\'=HYPERLINK("http://x")'
 

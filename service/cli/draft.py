@@ -26,6 +26,16 @@ def draft(
     product: Annotated[str | None, typer.Option(help="Answer for this product.")] = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write the filled questionnaire here.")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the drafts as JSON to this file.")] = None,
+    cite_in_sheet: Annotated[
+        bool, typer.Option("--cite-in-sheet", help="Name the cited past sheets in the file's notes column.")
+    ] = False,
+    review_marks: Annotated[
+        bool,
+        typer.Option(
+            "--review-marks/--no-review-marks",
+            help="Colour and comment drafted cells (confidence, flags): a copy for internal review.",
+        ),
+    ] = True,
 ) -> None:
     """Draft answers to a questionnaire from the knowledge base, with citations."""
     kb = KnowledgeBase(get_settings())
@@ -80,7 +90,7 @@ def draft(
         console.print(f"JSON written to {json_out}")
     if output is not None:
         try:
-            output.write_bytes(fill(questionnaire, drafts))
+            output.write_bytes(fill(questionnaire, drafts, marks=review_marks, cite=cite_in_sheet))
         except ExportError as exc:
             fail(str(exc), code=1)
         console.print(f"Filled questionnaire written to {output}")

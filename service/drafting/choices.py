@@ -17,11 +17,15 @@ LABELS = {
 # something else (※データの返却は行っておりません), so they decide nothing.
 _JA_NEGATIVE_END = re.compile(
     r"(しておりません|していません|しません|行っておりません|行っていません|ございません|できません|"
-    r"未対応です|非対応です|対象外です|ありません|おりません)\s*$"
+    r"未対応です|非対応です|対象外です|ありません|おりません|"
+    # plain forms, as internal sheets write them: …していない。 …できない。 …行わない。
+    r"していない|ていない|しない|されない|行わない|できない|ない|未実施|未対応|不可)\s*$"
 )
 _JA_POSITIVE_END = re.compile(
     r"(しております|しています|行っております|行っています|行います|します|できます|可能です|可能|"
-    r"あります|おります|ます)\s*$"
+    r"あります|おります|ます|"
+    # plain forms: …締結している。 …維持されている。 …定められている。 …可能である。
+    r"している|ている|ておる|されている|られている|れている|である|ある|できる|行う|する|実施|対応済|済み?)\s*$"
 )
 _EN_NEGATIVE = re.compile(r"\b(no|not|never|does not|do not|don't|doesn't|cannot|can't)\b", re.IGNORECASE)
 _EN_POSITIVE = re.compile(
@@ -29,7 +33,9 @@ _EN_POSITIVE = re.compile(
     r"|certified|yes)\b",
     re.IGNORECASE,
 )
-_SENTENCE_END = re.compile(r"[。．.!?！？\n]")
+# A sentence ends at 。 ！ ？ or a new line; a Latin period only before a space or the end
+# (so "www.example.co.jp" stays whole).
+_SENTENCE_END = re.compile(r"[。．!?！？\n]|\.(?=\s|$)")
 
 
 def _first_sentence(text: str) -> str:

@@ -28,7 +28,11 @@ class Signals:
     agree: float  # 1 when both retrievers put the best hit near their top
     coverage: float  # share of the question's content bigrams found in the best hit
     missing_key_terms: float  # 1 when a key term of the question is absent from the evidence
-    confidence: float
+    confidence: float  # the hand-set blend of the above; the calibration replaces it where fitted
+    margin: float = 0.0  # how far the best hit's cosine stands above the next one's
+    question_overlap: float = 0.0  # content bigrams shared with the best hit's own question (same language)
+    dense_top: float = 0.0  # 1 when the dense retriever ranks the best hit first
+    cross_language: float = 0.0  # 1 when the best hit is written in the other language
 
 
 def key_terms(text: str) -> set[str]:
@@ -73,4 +77,20 @@ def score(question: str, language: str, hits: list[SearchHit]) -> Signals:
         confidence = _scale(dense, low, high)
     if missing:
         confidence *= 0.5
-    return Signals(round(dense, 4), agree, round(coverage, 4), missing, round(confidence, 4))
+    second = hits[1].dense_similarity if len(hits) > 1 and hits[1].dense_similarity is not None else dense
+    cross = 1.0 if top.entry.language in ("ja", "en") and top.entry.language != language else 0.0
+    overlap = 0.0
+    if not cross:
+        asked, prior = content_bigrams(question), content_bigrams(top.entry.question)
+        overlap = len(asked & prior) / len(asked | prior) if asked | prior else 0.0
+    return Signals(
+        round(dense, 4),
+        agree,
+        round(coverage, 4),
+        missing,
+        round(confidence, 4),
+        margin=round(max(0.0, dense - second), 4),
+        question_overlap=round(overlap, 4),
+        dense_top=1.0 if top.dense_rank == 1 else 0.0,
+        cross_language=cross,
+    )

@@ -10,6 +10,8 @@ Each flag is a name that travels with the draft to the JSON, the API, the UI and
 - `other_product`: evidence for another product than the questionnaire's.
 - `choice_withheld`: the question wants Yes/No but the prior answer's choice cannot carry over
   (it points the other way, or asks something else); the note says why.
+- `inverted_choice`: the question points the other way round from the prior question, so the
+  prior Yes/No was inverted ("stored in plaintext?" answered from "stored encrypted? Yes").
 - `injection`: the question carries instructions for the drafter; they were not followed.
 - `llm_fallback`: the LLM could not draft it; the offline drafter did (the note says why).
 A flagged draft never falls in the bulk-accept band.
@@ -31,6 +33,7 @@ STALE = "stale_evidence"
 PARTIAL = "partial"
 OTHER_PRODUCT = "other_product"
 CHOICE_WITHHELD = "choice_withheld"
+INVERTED_CHOICE = "inverted_choice"
 INJECTION = "injection"
 LLM_FALLBACK = "llm_fallback"
 ALL = (
@@ -41,6 +44,7 @@ ALL = (
     PARTIAL,
     OTHER_PRODUCT,
     CHOICE_WITHHELD,
+    INVERTED_CHOICE,
     INJECTION,
     LLM_FALLBACK,
 )

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy.orm import Session
 
 from service.drafting import evidence
+from service.drafting.calibration import Calibration
 from service.drafting.choices import LABELS
 from service.drafting.flags import CHOICE_WITHHELD, LLM_FALLBACK, NEEDS_TRANSLATION, TRANSLATED
 from service.drafting.model import DRAFTED, Draft, no_evidence
@@ -112,8 +113,11 @@ def evidence_text(hits: list[SearchHit], budget: int) -> tuple[str, dict[str, Se
 class LLMDrafter:
     name = "llm"
 
-    def __init__(self, kb: KnowledgeBase, model: BaseChatModel | None = None, k: int = 5) -> None:
+    def __init__(
+        self, kb: KnowledgeBase, model: BaseChatModel | None = None, k: int = 5, calibration: Calibration | None = None
+    ) -> None:
         self.kb = kb
+        self.calibration = calibration
         self.settings = kb.settings
         self.model = model or get_chat_model(kb.settings)
         self.k = k
@@ -156,6 +160,7 @@ class LLMDrafter:
             drafter="offline_fallback",
             product=request.product,
             stale_months=self.settings.stale_evidence_months,
+            calibration=self.calibration,
         )
         if prepared.messages is None:
             return no_evidence(
@@ -177,7 +182,8 @@ class LLMDrafter:
             fallback.flags.append(LLM_FALLBACK)
             fallback.note = " ".join(filter(None, [f"LLM failed: {reason}", fallback.note]))
             return fallback
-        confidence = round((reply.confidence + prepared.evidence_confidence) / 2, 4)
+        # The model's own word on how directly the evidence answers, tempered by the evidence's.
+        confidence = round((reply.confidence + fallback.confidence) / 2, 4)
         if reply.no_evidence:
             return no_evidence(request.ref, request.question, request.language, confidence, "llm", fallback.signals)
         cited_hits = [prepared.labels[label] for label in dict.fromkeys(reply.citations)]

@@ -48,7 +48,13 @@ class Draft:
 
 
 def no_evidence(
-    ref: str, question: str, language: str, confidence: float, drafter: str, signals: dict[str, float]
+    ref: str,
+    question: str,
+    language: str,
+    confidence: float,
+    drafter: str,
+    signals: dict[str, float],
+    flags: list[str] | None = None,
 ) -> Draft:
     """An honest "no evidence": no choice, no text, nothing cited."""
-    return Draft(ref, question, language, None, "", confidence, NO_EVIDENCE, [], drafter, signals)
+    return Draft(ref, question, language, None, "", confidence, NO_EVIDENCE, [], drafter, signals, list(flags or []))

@@ -7,11 +7,13 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session
 
 from service.drafting import evidence
+from service.drafting.calibration import Calibration, feature_values
 from service.drafting.choices import evidence_choice, label, prose_choice
 from service.drafting.flags import (
     CHOICE_WITHHELD,
     CONFLICTING,
     INJECTION,
+    INVERTED_CHOICE,
     NEEDS_TRANSLATION,
     OTHER_PRODUCT,
     PARTIAL,
@@ -23,7 +25,7 @@ from service.drafting.flags import (
 from service.drafting.model import DRAFTED, Citation, Draft, no_evidence
 from service.drafting.questions import QuestionShape, analyse
 from service.drafting.request import Request
-from service.ingest.choices import normalize_choice
+from service.ingest.choices import NO, YES, normalize_choice
 from service.knowledge_base import KnowledgeBase, SearchHit
 
 CITATION_SIMILARITY_MARGIN = 0.015  # further entries are cited when this close to the best one and agreeing
@@ -65,21 +67,36 @@ def _choice_of(hit: SearchHit, question: str) -> str | None:
     return evidence_choice(entry.choice, entry.answer)
 
 
-def _carry_choice(shape: QuestionShape, top: SearchHit, choice: str | None, language: str) -> tuple[str | None, str]:
-    """The prior choice, when it may answer this question; else None and why (for the note)."""
+def _carry_choice(
+    shape: QuestionShape, top: SearchHit, choice: str | None, language: str
+) -> tuple[str | None, str, str | None]:
+    """(choice, note, flag): the prior choice when it may answer this question.
+
+    An open question gets words, not Yes/No. A question that points the other way round from the
+    prior question ("stored in plaintext?" against "stored encrypted?") gets the prior Yes/No
+    inverted, flagged so a person confirms it.
+    """
     if not shape.wants_choice:
-        return None, ""  # an open question gets words, not Yes/No
+        return None, "", None
     if choice is None:
-        return None, "the cited answer states no Yes/No"
+        note = (
+            "根拠の回答にはい/いいえの記載がありません。" if language == "ja" else "The cited answer states no Yes/No."
+        )
+        return None, note, CHOICE_WITHHELD
     prior = analyse(top.entry.question, top.entry.language)
-    if prior.negative != shape.negative:
+    if prior.negative == shape.negative:
+        return choice, "", None
+    if choice in (YES, NO) and shape.parts == 1:
         if language == "ja":
-            return (
-                None,
-                "質問の向きが過去の質問と逆です（平文で保存？／暗号化して保存？）。選択は記入してください。",
-            )
-        return None, "the question asks the opposite way round from the prior question; choose Yes or No yourself"
-    return choice, ""
+            note = "質問の向きが過去の質問と逆のため、過去の回答の はい/いいえ を反転しました。確認してください。"
+        else:
+            note = "The question asks the opposite way round from the prior question: the prior Yes/No was inverted."
+        return (NO if choice == YES else YES), note, INVERTED_CHOICE
+    if language == "ja":
+        note = "質問の向きが過去の質問と逆です。はい/いいえは記入してください。"
+    else:
+        note = "The question asks the opposite way round from the prior question: choose Yes or No yourself."
+    return None, note, CHOICE_WITHHELD
 
 
 def compose(
@@ -92,21 +109,22 @@ def compose(
     *,
     product: str | None = None,
     stale_months: int = 18,
+    calibration: Calibration | None = None,
 ) -> Draft:
-    """A draft from retrieved evidence, or an honest no_evidence when the evidence is too weak."""
+    """A draft from retrieved evidence, or an honest no_evidence when the evidence is too weak.
+
+    With a calibration, confidence is the fitted probability that the draft is right and the
+    draft abstains below the calibration's own threshold; without one, the hand-set blend of the
+    evidence signals against `threshold`.
+    """
     shape = analyse(question, language)
     signals = evidence.score(question, language, hits)
     signal_map = {k: v for k, v in vars(signals).items() if k != "confidence"}
-    confidence = signals.confidence
-    flags: list[str] = []
-    if shape.injection:
-        # Words that match the knowledge base must not make an instruction look answerable.
-        confidence = min(confidence, threshold * 0.9)
-        flags.append(INJECTION)
-    if not hits or confidence < threshold:
-        draft = no_evidence(ref, question, language, confidence, drafter, signal_map)
-        draft.flags = flags
-        return draft
+    signal_map["heuristic"] = signals.confidence
+    flags: list[str] = [INJECTION] if shape.injection else []
+    cutoff = calibration.abstain_below if calibration else threshold
+    if not hits:
+        return no_evidence(ref, question, language, 0.0, drafter, signal_map, flags)
     rows = _merge_product_variants(hits)
     top, top_variants = rows[0]
     choice = _choice_of(top, question)
@@ -127,11 +145,10 @@ def compose(
     if disagree or len(variant_choices) > 1 or opposite_facts(question, [h.entry.answer for h in cited_hits]):
         flags.append(CONFLICTING)
 
-    carried, why = _carry_choice(shape, top, choice, language)
-    notes: list[str] = []
-    if why and shape.wants_choice:
-        flags.append(CHOICE_WITHHELD)
-        notes.append(why)
+    carried, why, choice_flag = _carry_choice(shape, top, choice, language)
+    notes: list[str] = [why] if why else []
+    if choice_flag:
+        flags.append(choice_flag)
     evidence_language = top.entry.language
     # A bare "有" says nothing a reviewer can send: take the words of the first cited entry that has some.
     answer = next((h.entry.answer for h in cited_hits if normalize_choice(h.entry.answer) is None), top.entry.answer)
@@ -150,6 +167,16 @@ def compose(
         flags.append(STALE)
     if other_product(cited_hits, product):
         flags.append(OTHER_PRODUCT)
+    confidence = signals.confidence
+    if calibration:
+        confidence = calibration.probability(feature_values(signal_map, signals.confidence, flags, shape, len(cited)))
+    if shape.injection:
+        # Words that match the knowledge base must not make an instruction look answerable.
+        confidence = min(confidence, cutoff * 0.9)
+    if confidence < cutoff:
+        return no_evidence(
+            ref, question, language, round(confidence, 4), drafter, signal_map, [INJECTION] if shape.injection else []
+        )
     return Draft(
         ref=ref,
         question=question,
@@ -169,9 +196,10 @@ def compose(
 class OfflineDrafter:
     name = "offline"
 
-    def __init__(self, kb: KnowledgeBase, k: int = 5) -> None:
+    def __init__(self, kb: KnowledgeBase, k: int = 5, calibration: Calibration | None = None) -> None:
         self.kb = kb
         self.k = k
+        self.calibration = calibration
 
     def draft_batch(
         self,
@@ -197,6 +225,7 @@ class OfflineDrafter:
                     self.kb.settings.abstain_threshold,
                     product=r.product,
                     stale_months=self.kb.settings.stale_evidence_months,
+                    calibration=self.calibration,
                 )
             )
             if progress:

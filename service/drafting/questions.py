@@ -19,11 +19,13 @@ _EN_OPEN_START = re.compile(
     r"identify|name|summari[sz]e|share|state|indicate|give)\b",
     re.IGNORECASE,
 )
+_EN_WH_ANYWHERE = re.compile(r"\b(how|what|which|who|where|when|why|to what extent)\b", re.IGNORECASE)
 _EN_YESNO_START = re.compile(
     r"^\s*(do|does|did|is|are|was|were|has|have|had|can|could|will|would|shall|should|may|must)\b", re.IGNORECASE
 )
 _JA_OPEN = re.compile(
     r"(どのよう|どの様|どういった|どんな|どちら|どれ|何を|何が|何で|何の|何か所|何年|何日|何時間|何回|何名|何人|何世代|いつ|"
+    r"何[かヶヵカ]月|何件|何%|何％|何種類|"
     r"どこ|誰|いくつ|どれくらい|どの程度|頻度を|方法を|内容を|概要を|手順を|体制を|名称を|"
     r"ご記入|記入して|記載して|ご記載|ご説明|説明して|教えて|お聞かせ|ご提示|提示して|挙げて|列挙|具体的に)"
 )
@@ -45,7 +47,8 @@ _JA_NEGATIVE = re.compile(
 # Instructions aimed at the drafter rather than a question to the vendor.
 _INJECTION = re.compile(
     r"(ignore (?:all |the |any )?(?:previous|prior|above|earlier) (?:instructions|prompts?)|disregard (?:the |all )?"
-    r"(?:previous|above|prior)|you are (?:now )?(?:a|an|the) |system prompt|answer (?:only )?(?:with )?['\"]?yes['\"]? "
+    r"(?:previous|above|prior)|you are (?:now )?(?:a|an|the) |system prompt|</?(?:evidence|question|system)>|"
+    r"\b(?:assistant|system)\s*:|note to the (?:ai|assistant|model)|answer (?:only )?(?:with )?['\"]?yes['\"]? "
     r"(?:to|for) (?:all|every)|respond with ['\"]?yes|always answer|以前の指示|前の指示|指示を無視|上記の指示|"
     r"すべて「?はい」?と回答|全て「?はい」?と回答|システムプロンプト)",
     re.IGNORECASE,
@@ -70,7 +73,10 @@ def _sentences(text: str) -> list[str]:
 
 def _is_open(sentence: str, language: str) -> bool:
     if language == "en" or sentence.isascii():
-        return bool(_EN_OPEN_START.match(sentence))
+        if _EN_OPEN_START.match(sentence):
+            return True
+        # "After we cancel, how many days ...?": a wh-word later in a sentence that is no yes/no question
+        return not _EN_YESNO_START.match(sentence) and bool(_EN_WH_ANYWHERE.search(sentence))
     return bool(_JA_OPEN.search(sentence))
 
 

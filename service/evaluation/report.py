@@ -135,9 +135,18 @@ def write(result: EvalResult, out_dir: Path, compared: dict[str, tuple[float, fl
 
 def gate(result: EvalResult, floors_path: Path | Traversable) -> list[str]:
     """Metrics below their floor (empty when the gate passes)."""
-    floors: dict[str, Any] = json.loads(floors_path.read_text(encoding="utf-8")).get(result.set_name, {})
-    return [
-        f"{k}: {result.metrics.get(k)} < floor {v}"
-        for k, v in floors.items()
-        if result.metrics.get(k) is None or result.metrics[k] < v
-    ]
+    return gate_metrics(result.set_name, result.metrics, floors_path)
+
+
+def gate_metrics(set_name: str, metrics: dict[str, Any], floors_path: Path | Traversable) -> list[str]:
+    """Metrics past their limit: a floor, or a ceiling for names ending in ".max" (lower is better)."""
+    limits: dict[str, Any] = json.loads(floors_path.read_text(encoding="utf-8")).get(set_name, {})
+    failures = []
+    for key, limit in limits.items():
+        if key.endswith(".max"):
+            value = metrics.get(key.removesuffix(".max"))
+            if value is None or value > limit:
+                failures.append(f"{key.removesuffix('.max')}: {value} > ceiling {limit}")
+        elif metrics.get(key) is None or metrics[key] < limit:
+            failures.append(f"{key}: {metrics.get(key)} < floor {limit}")
+    return failures

@@ -20,7 +20,8 @@ class Exported:
     content: bytes
     media_type: str
     filename: str
-    rows: int  # answers written
+    rows: int  # questions answered in the export
+    blank: int  # questions left without an answer (not approved, or nothing to say)
 
 
 def item_draft(item: Item) -> Draft:
@@ -44,19 +45,26 @@ def item_draft(item: Item) -> Draft:
     )
 
 
-def export_questionnaire(questionnaire: Questionnaire, fmt: str, include_all: bool = False) -> Exported:
-    """Only accepted and edited answers unless include_all. Raises ExportError."""
+def export_questionnaire(
+    questionnaire: Questionnaire, fmt: str, include_all: bool = False, cite: bool = False
+) -> Exported:
+    """Only accepted and edited answers unless include_all. Raises ExportError.
+
+    The customer's own file gets answers only; `cite` adds the cited sheets in its notes column.
+    """
     chosen = [
         i for i in questionnaire.items if (include_all and i.status not in (PENDING, FAILED)) or i.status in APPROVED
     ]
     stem = questionnaire.name.rsplit(".", 1)[0]
+    answered = [i for i in chosen if i.answer or i.choice]
+    blank = questionnaire.total - len(answered)
     if fmt == "original":
         suffix = "." + questionnaire.name.rsplit(".", 1)[-1].lower()
         if suffix not in FILLABLE:
             raise ExportError(f"cannot write answers back into a '{suffix}' file; export json or csv")
-        content = fill(stored_file(questionnaire, chosen), [item_draft(i) for i in chosen])
+        content = fill(stored_file(questionnaire, chosen), [item_draft(i) for i in chosen], cite=cite)
         media = "text/csv" if suffix in (".csv", ".tsv") else _XLSX
-        return Exported(content, media, f"{stem}_answered{suffix}", len(chosen))
+        return Exported(content, media, f"{stem}_answered{suffix}", len(answered), blank)
     if fmt == "json":
         rows = [
             {
@@ -73,7 +81,7 @@ def export_questionnaire(questionnaire: Questionnaire, fmt: str, include_all: bo
             for i in chosen
         ]
         data = json.dumps({"questionnaire": questionnaire.name, "items": rows}, ensure_ascii=False, indent=2)
-        return Exported(data.encode("utf-8"), "application/json", f"{stem}_answered.json", len(chosen))
+        return Exported(data.encode("utf-8"), "application/json", f"{stem}_answered.json", len(answered), blank)
     if fmt == "csv":
         out = io.StringIO(newline="")
         writer = csv.writer(out, lineterminator="\r\n")
@@ -81,5 +89,5 @@ def export_questionnaire(questionnaire: Questionnaire, fmt: str, include_all: bo
         for i in chosen:
             row = [i.ref, i.question, i.choice or "", i.answer, i.status, f"{i.confidence:.2f}"]
             writer.writerow([safe_csv_value(v) for v in row] + [safe_csv_value(sources_text(item_draft(i)))])
-        return Exported(out.getvalue().encode("utf-8-sig"), "text/csv", f"{stem}_answered.csv", len(chosen))
+        return Exported(out.getvalue().encode("utf-8-sig"), "text/csv", f"{stem}_answered.csv", len(answered), blank)
     raise ExportError(f"unknown export format {fmt!r} (original, json, csv)")

@@ -103,8 +103,9 @@ def _is_section_row(layout: Layout, cells: Sequence[str]) -> str | None:
     return None
 
 
-def _answers_that_are_choices(layout: Layout, rows: Sequence[dict[int, str]]) -> None:
-    """An 'Answer' column holding only Yes/No/N/A is a choice; the comments then hold the answer text."""
+def _answers_that_are_choices(layout: Layout, rows: Sequence[dict[int, str]], validated: set[int]) -> None:
+    """An 'Answer' column holding only Yes/No/N/A, or whose cells only accept those (a drop-down
+    list), is a choice; the comments column beside it then holds the answer text."""
     if layout.products or layout.cols(Role.CHOICE):
         return
     answer_cols = layout.cols(Role.ANSWER)
@@ -113,7 +114,7 @@ def _answers_that_are_choices(layout: Layout, rows: Sequence[dict[int, str]]) ->
         return
     values = [r.get(answer_cols[0], "") for r in rows]
     filled = [v for v in values if v]
-    if filled and all(normalize_choice(v) for v in filled):
+    if answer_cols[0] in validated or (filled and all(normalize_choice(v) for v in filled)):
         layout.columns[answer_cols[0]].role = Role.CHOICE
         layout.columns[notes[0]].role = Role.ANSWER
 
@@ -125,6 +126,7 @@ def table_items(
     sheet: str | None,
     row_word: str,
     max_cell_chars: int,
+    choice_columns: set[int] | None = None,
 ) -> tuple[list[ParsedItem], list[SkippedRow]]:
     layout = table.layout
     items: list[ParsedItem] = []
@@ -144,7 +146,7 @@ def table_items(
             continue
         aligned.append((rownum, align(layout, stats, cells)))
 
-    _answers_that_are_choices(layout, [p for _, p in aligned if isinstance(p, dict)])
+    _answers_that_are_choices(layout, [p for _, p in aligned if isinstance(p, dict)], choice_columns or set())
 
     # Leading label columns that are mostly blank are merged category cells, not question text.
     question_cols = layout.cols(Role.QUESTION)
@@ -243,7 +245,9 @@ def read_grid(
     sheet: str | None,
     row_word: str,
     max_cell_chars: int,
+    choice_columns: set[int] | None = None,
 ) -> GridResult:
+    """`choice_columns`: 0-based columns whose cells only accept a choice (an Excel drop-down list)."""
     preamble, tables = split_tables(grid)
     result = GridResult(preamble=preamble, tables=len(tables))
     # Tables under the same header (a header repeated down a long sheet) share their statistics.
@@ -252,7 +256,9 @@ def read_grid(
         pooled.setdefault(signature(table.layout), []).extend(table.rows)
     for table in tables:
         stats = column_stats(table.layout, pooled[signature(table.layout)])
-        items, skipped = table_items(table, stats, sheet=sheet, row_word=row_word, max_cell_chars=max_cell_chars)
+        items, skipped = table_items(
+            table, stats, sheet=sheet, row_word=row_word, max_cell_chars=max_cell_chars, choice_columns=choice_columns
+        )
         result.items.extend(items)
         result.skipped.extend(skipped)
     return result

@@ -130,8 +130,13 @@ def assign(session: Session, item: Item, user: User, version: int, assignee: Use
 
 
 def bulk_accept(session: Session, questionnaire: Questionnaire, user: User, min_confidence: float) -> list[Item]:
-    """Accept every untouched draft at or above a confidence."""
+    """Accept every untouched, unflagged draft at or above a confidence.
+
+    A flagged draft (conflicting evidence, needs translation, a withheld choice...) always needs a
+    person's eye, whatever its confidence.
+    """
     return [
         accept(session, item, user, item.version)
         for item in list_items(session, questionnaire, status=DRAFTED, min_confidence=min_confidence)
+        if not item.flags
     ]

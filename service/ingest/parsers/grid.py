@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from service.ingest.limits import Limits
 from service.ingest.model import IngestError, ParsedDocument
@@ -15,12 +15,19 @@ def document_from_grids(
     *,
     row_word: str,
     limits: Limits,
+    choice_columns: Mapping[str | None, set[int]] | None = None,
 ) -> ParsedDocument:
     """Read every grid (sheet) of a file; a file in which no sheet has a question table is an error."""
     doc = ParsedDocument(file=file, kind="table")
     without_table: list[str] = []
     for sheet, grid in grids:
-        result = read_grid(grid, sheet=sheet, row_word=row_word, max_cell_chars=limits.max_cell_chars)
+        result = read_grid(
+            grid,
+            sheet=sheet,
+            row_word=row_word,
+            max_cell_chars=limits.max_cell_chars,
+            choice_columns=(choice_columns or {}).get(sheet),
+        )
         if not doc.title and result.preamble:
             doc.title = result.preamble[0].lstrip("# ")[:200]
         doc.sheet_date = doc.sheet_date or preamble_date(result.preamble)

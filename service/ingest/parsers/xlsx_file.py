@@ -9,6 +9,7 @@ import msoffcrypto
 import openpyxl
 from openpyxl.worksheet.worksheet import Worksheet
 
+from service.ingest.choices import normalize_choice
 from service.ingest.limits import Limits
 from service.ingest.model import IngestError, ParsedDocument
 from service.ingest.parsers.grid import document_from_grids
@@ -53,7 +54,37 @@ def sheet_rows(file: str, ws: Worksheet, limits: Limits) -> list[Row]:
     return [(number, cells) for number, cells in enumerate(grid, start=1)]
 
 
+def _list_values(ws: Worksheet, formula: str) -> list[str]:
+    """The values a drop-down list offers: inline ("はい,いいえ") or a range on the same sheet."""
+    formula = formula.strip()
+    if formula.startswith('"'):
+        return [v.strip() for v in formula.strip('"').split(",")]
+    if "!" in formula or ":" not in formula:
+        return []  # another sheet or a named range: not worth resolving for a hint
+    try:
+        cells = ws[formula.replace("$", "")]
+    except ValueError:
+        return []
+    rows = cells if isinstance(cells, tuple) else ((cells,),)
+    return [clean_cell(c.value) for row in rows for c in (row if isinstance(row, tuple) else (row,))]
+
+
+def choice_columns(ws: Worksheet) -> set[int]:
+    """0-based columns whose cells only accept a choice (はい/いいえ/該当なし, Yes/No/N/A)."""
+    columns: set[int] = set()
+    for validation in ws.data_validations.dataValidation:
+        if validation.type != "list" or not validation.formula1:
+            continue
+        values = [v for v in _list_values(ws, validation.formula1) if v]
+        if len(values) >= 2 and sum(1 for v in values if normalize_choice(v)) >= len(values) - 1:
+            for cell_range in validation.sqref.ranges:
+                columns.update(range(cell_range.min_col - 1, cell_range.max_col))
+    return columns
+
+
 def parse(file: str, data: bytes, limits: Limits) -> ParsedDocument:
     wb = load_workbook(file, data)
-    grids = [(ws.title, sheet_rows(file, ws, limits)) for ws in wb.worksheets if ws.sheet_state == "visible"]
-    return document_from_grids(file, grids, row_word="row", limits=limits)
+    visible = [ws for ws in wb.worksheets if ws.sheet_state == "visible"]
+    grids = [(ws.title, sheet_rows(file, ws, limits)) for ws in visible]
+    choices = {ws.title: choice_columns(ws) for ws in visible}
+    return document_from_grids(file, grids, row_word="row", limits=limits, choice_columns=choices)

@@ -1,0 +1,66 @@
+"""The held-out eval's report (JSON, Markdown, a reliability plot) and the saved calibration."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from service.drafting.calibration import Calibration
+
+# The calibration shipped with the package: written by `kotae eval heldout --fit` in a checkout.
+CALIBRATION_PATH = Path(__file__).resolve().parents[1] / "drafting" / "calibration.json"
+
+
+def save_calibration(calibration: Calibration, path: Path) -> None:
+    path.write_text(json.dumps(calibration.to_json(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def _plot(reliability: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in reliability if r["count"]]
+    centres = [(float(r["band"].split("–")[0]) + float(r["band"].split("–")[1])) / 2 for r in rows]
+    fig, ax = plt.subplots(figsize=(5, 4), dpi=110)
+    ax.plot([0, 1], [0, 1], color="#999999", linestyle="--", linewidth=1, label="perfectly calibrated")
+    ax.bar(centres, [r["right"] for r in rows], width=0.18, color="#2f6db5", alpha=0.85, label="share right")
+    for x, r in zip(centres, rows, strict=True):
+        ax.annotate(f"n={r['count']}", (x, r["right"]), ha="center", va="bottom", fontsize=8)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.08)
+    ax.set_xlabel("confidence")
+    ax.set_ylabel("share of drafts right")
+    ax.set_title("Held-out questions (report split)")
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def write_report(result: dict[str, Any], calibration: Calibration | None, out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    data = {**result, "calibration": calibration.to_json() if calibration else None}
+    json_path = out / "heldout.json"
+    json_path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    lines = ["# Held-out questions (report split)", "", "| metric | value |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in result["metrics"].items()]
+    lines += ["", "## Reliability", "", "| confidence | drafts | share right |", "|---|---|---|"]
+    for row in result["reliability"]:
+        share = "-" if row["right"] is None else f"{row['right']:.2f}"
+        lines.append(f"| {row['band']} | {row['count']} | {share} |")
+    lines += ["", "## Flags on drafted answers", "", "| flag | drafts |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in result["flags"].items()]
+    if calibration:
+        lines += [
+            "",
+            f"Calibration fitted on {calibration.samples} drafts ({calibration.fitted_on}, {calibration.fitted_at}); "
+            f"abstain below {calibration.abstain_below}, bulk accept from {calibration.bulk_accept_from}.",
+        ]
+    md_path = out / "heldout.md"
+    md_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    png_path = out / "heldout.png"
+    _plot(result["reliability"], png_path)
+    return [json_path, md_path, png_path]
