@@ -57,7 +57,8 @@ def init_db(url: str) -> Engine:
     config = alembic_config(url)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        # "heads": branches added side by side (merged later) all apply.
+        command.upgrade(config, "heads")
     return engine
 
 
