@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench
+.PHONY: demo test check lint bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ lint: $(VENV)/.installed
 test: lint
 	$(BIN)/python -m pytest -q
 	$(BIN)/kotae eval seeds --gate --out eval/out
+	$(BIN)/kotae eval heldout --gate --out eval/out
+
+# The inner loop: lint and every test but the slow ones (real worker processes, the browser).
+check: lint
+	$(BIN)/python -m pytest -q -x -m "not slow"
 
 bench: $(VENV)/.installed
 	$(BIN)/python eval/bench_ingest.py

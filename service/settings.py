@@ -36,6 +36,16 @@ class Settings(BaseSettings):
     # Measured on the seeds: for English questions BM25 only adds noise, so it is off by default.
     lexical_weight_en: float = 0.0
     candidate_pool: int = 50
+    # Dense views (service/embeddings/views.py) fused per query language, each weighted dense_weight;
+    # the index keeps every view named here. The first e5 view of a list gives
+    # SearchHit.dense_similarity. Chosen by eval/bench_retrieval.py.
+    dense_views_ja: list[Literal["e5", "e5_sym", "e5_sym_q", "use"]] = ["e5"]
+    dense_views_en: list[Literal["e5", "e5_sym", "e5_sym_q", "use"]] = ["e5_sym", "use"]
+    # Equal fused scores: the entry with the higher dense cosine first ("id": by id only).
+    rrf_tie_break: Literal["cosine", "id"] = "cosine"
+    # BM25 tokens for Japanese: NFKC character bigrams, or those plus fugashi (unidic-lite) words
+    # (measured: seeds ja Hit@1 .715 -> .751, held-out fit ja unchanged).
+    lexical_tokenizer: Literal["bigram", "fugashi"] = "fugashi"
 
     drafter: Literal["offline", "llm"] = "offline"
 
@@ -57,14 +67,40 @@ class Settings(BaseSettings):
     abstain_threshold: float = 0.30
     # Evidence from a sheet older than this is flagged stale_evidence on the drafts that cite it.
     stale_evidence_months: int = 18
-    calibration: Literal["shipped", "off"] = Field(
-        default="shipped",
-        description="Confidence as the probability a draft is right, fitted on labelled drafts "
-        "(service/drafting/calibration.json); off: the hand-set blend of retrieval signals.",
+    calibration: Literal["auto", "off"] = Field(
+        default="auto",
+        description="Confidence as the probability a draft is right: auto uses the workspace's own calibration "
+        "(kotae eval holdout --all --calibrate) once it rests on calibration_min_samples drafts, else the one "
+        "shipped with Kotae; off: the hand-set blend of retrieval signals.",
     )
+    calibration_min_samples: int = Field(default=60, description="Drafts a workspace calibration must rest on.")
 
     secret_key: SecretStr | None = Field(default=None, description="Signs session cookies; default: kept in home.")
     secure_cookies: bool = Field(default=False, description="Send the session cookie over HTTPS only.")
+    session_hours: float = Field(default=12, gt=0, description="A browser session ends this long after sign-in.")
+    session_idle_minutes: float = Field(
+        default=120, gt=0, description="A browser session also ends after this long without a request."
+    )
+    login_failures_per_account: int = Field(
+        default=5, ge=0, description="Failed sign-ins per account within the window before 429 (0: no limit)."
+    )
+    login_failures_per_address: int = Field(
+        default=20, ge=0, description="Failed sign-ins per client address within the window before 429 (0: no limit)."
+    )
+    login_window_minutes: float = Field(default=15, gt=0, description="The window the sign-in failures count in.")
+    open_workspace_creation: bool = Field(
+        default=False, description="Let every user create workspaces, not only instance admins."
+    )
+    trusted_origins: list[str] = Field(
+        default=[],
+        description="Origins (e.g. https://kotae.example.com) also accepted for cookie-authenticated writes, "
+        "besides the Host the request was sent to (for a proxy that rewrites Host).",
+    )
+    hsts: bool = Field(
+        default=False,
+        description="Send Strict-Transport-Security on every response, also over plain HTTP from a proxy "
+        "that ends TLS (over https it is always sent).",
+    )
 
     # Scaled setup: drafting jobs go through a Redis queue (dramatiq) to `kotae worker` processes.
     queue_url: str | None = Field(default=None, description="e.g. redis://redis:6379/0; default: in-process jobs.")
@@ -74,9 +110,21 @@ class Settings(BaseSettings):
     queue_maintenance_chance: int = 1000  # per million queue commands; tests raise it
     drafting_batch_size: int = 10
 
+    # Input limits (service/ingest/limits.py): checked while a file is read, never taken from what
+    # the file declares; each refusal names the file, the limit and the value found.
+    max_request_mb: int = Field(default=100, description="Request body cap, enforced as it streams in (413).")
     max_file_mb: int = 50
     max_cell_chars: int = 20_000
     max_rows: int = 100_000
+    max_columns: int = Field(default=1_000, description="Rightmost column a value may sit in.")
+    max_cells: int = Field(default=2_000_000, description="Cells of a sheet (and its used range), elements of a part.")
+    max_shared_strings: int = 1_000_000
+    max_unzipped_mb: int = Field(default=200, description="Uncompressed size of an xlsx or docx.")
+    max_zip_ratio: int = Field(default=100, description="Compression ratio refused in a large xlsx/docx part.")
+    max_zip_entries: int = 10_000
+    max_pdf_pages: int = 2_000
+    max_pdf_content_mb: int = Field(default=64, description="Largest decoded PDF stream; text of a whole PDF.")
+    max_pdf_operations: int = Field(default=300_000, description="Operators the PDF text extractor may run.")
 
     @property
     def home_dir(self) -> Path:

@@ -1,46 +1,48 @@
 """The vector index: Chroma on disk (default) or a Chroma server, chosen here only.
 
-Vectors are computed by our own embedding model and passed in explicitly, and queries use
-`query_embeddings=`, because e5 embeds queries and passages differently. The collection still
-carries our embedding function so that Chroma never loads its default model.
+Each vector view (service/embeddings/views.py) of a workspace is its own collection. Vectors are
+computed by our own models and passed in explicitly, and queries use `query_embeddings=`, because
+a view may embed queries and passages differently. Each collection still carries our embedding
+function so that Chroma never loads its default model.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import chromadb
+import numpy as np
 from chromadb.api.types import Documents, EmbeddingFunction
 from chromadb.api.types import Embeddings as ChromaEmbeddings
 from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import NotFoundError
 
-from service.embeddings import KotaeEmbeddings
+from service.embeddings import KotaeEmbeddings, VectorView, get_views
 from service.settings import Settings
+
+T = TypeVar("T")
 
 
 class KotaeChromaFunction(EmbeddingFunction[Documents]):
-    """Adapts our LangChain embeddings to Chroma's interface (passages in, vectors out)."""
+    """Adapts one of our views to Chroma's interface (passages in, vectors out)."""
 
-    def __init__(self, embeddings: KotaeEmbeddings | None = None, model_id: str = "") -> None:
-        self._embeddings = embeddings
-        self._model_id = embeddings.model_id if embeddings is not None else model_id
+    def __init__(self, view: VectorView | None = None, model_id: str = "") -> None:
+        self._view = view
+        self._model_id = view.key if view is not None else model_id
 
     def __call__(self, input: Documents) -> ChromaEmbeddings:  # noqa: A002 - Chroma's parameter name
-        if self._embeddings is None:
+        if self._view is None:
             raise RuntimeError("Kotae computes vectors itself; this collection has no model attached")
-        import numpy as np
-
-        return [np.asarray(v, dtype=np.float32) for v in self._embeddings.embed_documents(list(input))]
+        return [np.asarray(v, dtype=np.float32) for v in self._view.embed_passages(list(input))]
 
     def embed_query(self, input: Documents) -> ChromaEmbeddings:  # noqa: A002
-        if self._embeddings is None:
+        if self._view is None:
             raise RuntimeError("Kotae computes vectors itself; this collection has no model attached")
-        import numpy as np
-
-        return [np.asarray(self._embeddings.embed_query(t), dtype=np.float32) for t in input]
+        return [np.asarray(self._view.embed_query(t), dtype=np.float32) for t in input]
 
     @staticmethod
     def name() -> str:
@@ -64,46 +66,87 @@ class VectorHit:
     language: str = ""
 
 
-class VectorIndex:
-    """One Chroma collection per (workspace, embedding model)."""
+# Chroma turns an id list into one SQL statement, and SQLite fails past 32,766 variables:
+# every call that passes ids, and every read of a whole collection, goes in pages of this size.
+CHROMA_ID_PAGE = 5000
 
-    def __init__(self, client: Any, embeddings: KotaeEmbeddings, remember: bool = False) -> None:
+
+def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """Consecutive pages of at most `size` items."""
+    if size < 1:
+        raise ValueError("page size must be at least 1")
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class VectorIndex:
+    """One Chroma collection per (workspace, view); views sharing a key share a collection."""
+
+    def __init__(self, client: Any, views: Mapping[str, VectorView], remember: bool = False) -> None:
+        if not views:
+            raise ValueError("a vector index needs at least one view")
         self._client = client
-        self._embeddings = embeddings
-        self._function = KotaeChromaFunction(embeddings)
+        self.views: dict[str, VectorView] = dict(views)
         # On-disk Chroma is owned by this process: what it holds can be remembered instead of re-read
         # on every sync. A shared Chroma server is always asked.
         self._remember = remember
-        self._held: dict[str, dict[str, str]] = {}
-        self._collections: dict[str, Any] = {}
+        self._held: dict[tuple[str, str], dict[str, str]] = {}
+        self._collections: dict[tuple[str, str], Any] = {}
 
-    def collection_name(self, workspace: str) -> str:
-        digest = hashlib.sha256(f"{workspace}\x00{self._embeddings.model_id}".encode()).hexdigest()[:16]
+    def _key(self, view: str) -> str:
+        if view not in self.views:
+            raise KeyError(f"the index keeps no view {view!r} (it keeps {', '.join(self.views)})")
+        return self.views[view].key
+
+    def collection_name(self, workspace: str, view: str = "e5") -> str:
+        digest = hashlib.sha256(f"{workspace}\x00{self._key(view)}".encode()).hexdigest()[:16]
         return f"kotae-kb-{digest}"
 
-    def _collection(self, workspace: str) -> Any:
-        if workspace in self._collections:
-            return self._collections[workspace]
+    def _collection(self, workspace: str, view: str) -> Any:
+        slot = (workspace, self._key(view))
+        if slot in self._collections:
+            return self._collections[slot]
         collection = self._client.get_or_create_collection(
-            name=self.collection_name(workspace),
-            embedding_function=self._function,
+            name=self.collection_name(workspace, view),
+            embedding_function=KotaeChromaFunction(self.views[view]),
             configuration={"hnsw": {"space": "cosine"}},
-            metadata={"workspace": workspace, "model": self._embeddings.model_id},
+            metadata={"workspace": workspace, "model": self._key(view)},
         )
         if self._remember:
-            self._collections[workspace] = collection
+            self._collections[slot] = collection
         return collection
 
-    def indexed(self, workspace: str) -> dict[str, str]:
-        """entry id -> content hash of what the index holds."""
-        if self._remember and workspace in self._held:
-            return dict(self._held[workspace])
-        got = self._collection(workspace).get(include=["metadatas"])
-        metadatas = got["metadatas"] or []
-        held = {i: str((m or {}).get("content_hash", "")) for i, m in zip(got["ids"], metadatas, strict=False)}
+    def _held_in(self, workspace: str, view: str) -> dict[str, str]:
+        slot = (workspace, self._key(view))
+        if self._remember and slot in self._held:
+            return self._held[slot]
+        collection = self._collection(workspace, view)
+        held: dict[str, str] = {}
+        offset = 0
+        while True:
+            got = collection.get(include=["metadatas"], limit=CHROMA_ID_PAGE, offset=offset)
+            metadatas = got["metadatas"] or []
+            held.update(
+                (i, str((m or {}).get("content_hash", ""))) for i, m in zip(got["ids"], metadatas, strict=False)
+            )
+            if len(got["ids"]) < CHROMA_ID_PAGE:
+                break
+            offset += CHROMA_ID_PAGE
         if self._remember:
-            self._held[workspace] = dict(held)
+            self._held[slot] = held
         return held
+
+    def indexed(self, workspace: str, view: str | None = None) -> dict[str, str]:
+        """entry id -> content hash of what one view holds; without a view, the entries every view
+        holds at the same hash (what the index as a whole has in step)."""
+        if view is not None:
+            return dict(self._held_in(workspace, view))
+        names = list(self.views)
+        common = dict(self._held_in(workspace, names[0]))
+        for name in names[1:]:
+            other = self._held_in(workspace, name)
+            common = {i: h for i, h in common.items() if other.get(i) == h}
+        return common
 
     def upsert(
         self,
@@ -111,23 +154,37 @@ class VectorIndex:
         ids: Sequence[str],
         vectors: Sequence[Sequence[float]],
         metadatas: Sequence[dict[str, str | int | float | bool]],
+        *,
+        view: str,
     ) -> None:
-        if ids:
-            self._collection(workspace).upsert(
-                ids=list(ids), embeddings=[list(v) for v in vectors], metadatas=list(metadatas)
+        if not ids:
+            return
+        collection = self._collection(workspace, view)
+        for start in range(0, len(ids), CHROMA_ID_PAGE):
+            end = start + CHROMA_ID_PAGE
+            collection.upsert(
+                ids=list(ids[start:end]),
+                embeddings=[np.asarray(v, dtype=np.float32) for v in vectors[start:end]],
+                metadatas=list(metadatas[start:end]),
             )
-            if workspace in self._held:
-                held = self._held[workspace]
-                held.update({i: str(m.get("content_hash", "")) for i, m in zip(ids, metadatas, strict=True)})
+        slot = (workspace, self._key(view))
+        if slot in self._held:
+            self._held[slot].update({i: str(m.get("content_hash", "")) for i, m in zip(ids, metadatas, strict=True)})
 
-    def delete(self, workspace: str, ids: Sequence[str]) -> None:
-        if ids:
-            self._collection(workspace).delete(ids=list(ids))
+    def delete(self, workspace: str, ids: Sequence[str], *, view: str | None = None) -> None:
+        """Remove entries from one view, or from every view."""
+        if not ids:
+            return
+        for name in [view] if view is not None else self.distinct_views():
+            collection = self._collection(workspace, name)
+            for page in chunked(list(ids), CHROMA_ID_PAGE):
+                collection.delete(ids=list(page))
+            held = self._held.get((workspace, self._key(name)), {})
             for i in ids:
-                self._held.get(workspace, {}).pop(i, None)
+                held.pop(i, None)
 
-    def query(self, workspace: str, vector: Sequence[float], n: int) -> list[VectorHit]:
-        collection = self._collection(workspace)
+    def query(self, workspace: str, vector: Sequence[float], n: int, *, view: str = "e5") -> list[VectorHit]:
+        collection = self._collection(workspace, view)
         count = collection.count()
         if count == 0:
             return []
@@ -139,15 +196,48 @@ class VectorIndex:
             for entry_id, distance, meta in zip(got["ids"][0], got["distances"][0], got["metadatas"][0], strict=True)
         ]
 
+    def similarities(
+        self, workspace: str, vector: Sequence[float], ids: Sequence[str], *, view: str
+    ) -> dict[str, float]:
+        """Exact cosine of `vector` with the stored vectors of `ids` (those outside a query's pool)."""
+        if not ids:
+            return {}
+        query = np.asarray(vector, dtype=np.float32)
+        query = query / (np.linalg.norm(query) or 1.0)
+        out: dict[str, float] = {}
+        collection = self._collection(workspace, view)
+        for page in chunked(list(ids), CHROMA_ID_PAGE):
+            got = collection.get(ids=list(page), include=["embeddings"])
+            stored = got["embeddings"]
+            if stored is None or len(got["ids"]) == 0:
+                continue
+            matrix = np.asarray(stored, dtype=np.float32)
+            norms = np.linalg.norm(matrix, axis=1)
+            norms[norms == 0] = 1.0
+            out.update(zip(got["ids"], (matrix @ query / norms).tolist(), strict=True))
+        return out
+
+    def distinct_views(self) -> list[str]:
+        """One view name per collection key."""
+        first: dict[str, str] = {}
+        for name, view in self.views.items():
+            first.setdefault(view.key, name)
+        return list(first.values())
+
     def drop(self, workspace: str) -> None:
-        name = self.collection_name(workspace)
-        self._held.pop(workspace, None)
-        self._collections.pop(workspace, None)
-        if name in [c.name for c in self._client.list_collections()]:
-            self._client.delete_collection(name)
+        """Delete every view's collection of a workspace (`kotae kb reindex` then syncs them anew)."""
+        for name in self.distinct_views():
+            slot = (workspace, self._key(name))
+            self._held.pop(slot, None)
+            self._collections.pop(slot, None)
+            with contextlib.suppress(NotFoundError):  # never synced, or dropped already
+                self._client.delete_collection(self.collection_name(workspace, name))
 
 
-def get_vector_index(settings: Settings, embeddings: KotaeEmbeddings) -> VectorIndex:
+def get_vector_index(
+    settings: Settings, embeddings: KotaeEmbeddings, views: Mapping[str, VectorView] | None = None
+) -> VectorIndex:
+    """The index of the given views (default: every view the settings name, over `embeddings`)."""
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     match settings.vector_store:
         case "chroma_local":
@@ -168,4 +258,5 @@ def get_vector_index(settings: Settings, embeddings: KotaeEmbeddings) -> VectorI
             )
         case other:
             raise ValueError(f"unknown vector store {other!r}")
-    return VectorIndex(client, embeddings, remember=settings.vector_store == "chroma_local")
+    chosen = views if views is not None else get_views(settings, embeddings)
+    return VectorIndex(client, chosen, remember=settings.vector_store == "chroma_local")

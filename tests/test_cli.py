@@ -205,7 +205,7 @@ def test_users_add_creates_an_admin_who_can_sign_in(runner: CliRunner, tmp_path:
     again = runner.invoke(app, ["users", "add", "boss@example.com"], env={"KOTAE_NEW_USER_PASSWORD": "x" * 12})
     assert again.exit_code == 1 and "exists already" in again.output and "kotae users role" in again.output
     short = runner.invoke(app, ["users", "add", "b@example.com"], env={"KOTAE_NEW_USER_PASSWORD": "short"})
-    assert short.exit_code == 1 and "at least 10 characters" in short.output
+    assert short.exit_code == 1 and "at least 12 characters" in short.output
     bad_role = runner.invoke(
         app, ["users", "add", "c@example.com", "--role", "owner"], env={"KOTAE_NEW_USER_PASSWORD": PASSWORD}
     )
@@ -247,7 +247,7 @@ def test_users_role_deactivate_reset_password_and_list(runner: CliRunner) -> Non
     too_short = runner.invoke(
         app, ["users", "reset-password", "rev@example.com"], env={"KOTAE_NEW_USER_PASSWORD": "short"}
     )
-    assert too_short.exit_code == 1 and "at least 10 characters" in too_short.output
+    assert too_short.exit_code == 1 and "at least 12 characters" in too_short.output
     with session_scope(url) as session:
         assert authenticate(session, "rev@example.com", PASSWORD) is None
         assert authenticate(session, "rev@example.com", "a brand new password") is not None

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from service.db import session_scope
-from service.drafting import NO_EVIDENCE, get_drafter
+from service.drafting import NO_EVIDENCE, Draft, get_drafter
 from service.drafting.request import Request
 from service.knowledge_base import KnowledgeBase
 from service.llm import count_tokens
@@ -137,3 +140,117 @@ def test_concurrent_requests_each_get_their_own_evidence(seeded_kb: KnowledgeBas
     stub.replies += [echo, echo]
     drafts, _ = draft(kb, NTP, NTP_EN)
     assert [d.choice for d in drafts] == ["はい", "Yes"] and all(d.drafter == "llm" for d in drafts)
+
+
+# ---------------------------------------------------------------- an endpoint that refuses, or never answers
+
+
+class RefusingEndpoint:
+    """A second local server on 127.0.0.1 (the OpenAI stub only answers 200): every POST gets one HTTP
+    error, in the body shape OpenAI uses. Counts what it was sent."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.requests: list[tuple[str, str]] = []  # (path, Authorization header)
+        self._lock = threading.Lock()
+        endpoint = self
+        body = json.dumps({"error": {"message": message, "type": "invalid_request_error", "code": None}}).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with endpoint._lock:
+                    endpoint.requests.append((self.path, self.headers.get("Authorization", "")))
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def __enter__(self) -> RefusingEndpoint:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+BACKUP = Request("No.4", "データのバックアップは何世代保管されていますか。", "ja", None)
+
+
+def kb_at(seeded_kb: KnowledgeBase, base_url: str, **overrides: object) -> KnowledgeBase:
+    options = {"llm_timeout_seconds": 2, "llm_concurrency": 1} | overrides
+    settings = Settings(
+        home=seeded_kb.settings.home, drafter="llm", llm_base_url=base_url, llm_model="stub-model", **options
+    )
+    return KnowledgeBase(settings)
+
+
+def offline_drafts(seeded_kb: KnowledgeBase, *requests: Request) -> list[Draft]:
+    kb = KnowledgeBase(Settings(home=seeded_kb.settings.home, drafter="offline"))
+    with session_scope(kb.settings.resolved_database_url) as session:
+        return get_drafter(kb).draft_batch(session, "seeds", list(requests))
+
+
+def assert_offline_draft(fallback: Draft, offline: Draft) -> None:
+    """The fallback is the offline drafter's own draft, only marked as a fallback."""
+    assert fallback.status == offline.status == "drafted"
+    assert (fallback.choice, fallback.answer, fallback.confidence) == (
+        offline.choice,
+        offline.answer,
+        offline.confidence,
+    )
+    assert [c.entry_id for c in fallback.citations] == [c.entry_id for c in offline.citations]
+    assert fallback.drafter == "offline_fallback" and offline.drafter == "offline"
+    assert "llm_fallback" in fallback.flags and "llm_fallback" not in offline.flags
+
+
+def fallback_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "service.drafting.llm" and r.levelno == logging.WARNING]
+
+
+def test_a_refused_api_key_falls_back_at_once_and_says_so(
+    seeded_kb: KnowledgeBase, caplog: pytest.LogCaptureFixture
+) -> None:
+    with RefusingEndpoint(401, "Incorrect API key provided: sk-wrong.") as endpoint:
+        kb = kb_at(seeded_kb, endpoint.base_url, llm_api_key="sk-wrong")
+        with caplog.at_level(logging.WARNING, logger="service.drafting.llm"):
+            drafts, _ = draft(kb, NTP, BACKUP)
+    # One request per question: a refused key will not be accepted on a second try.
+    assert [path for path, _ in endpoint.requests] == ["/v1/chat/completions"] * 2
+    assert {auth for _, auth in endpoint.requests} == {"Bearer sk-wrong"}
+    for fallback, offline in zip(drafts, offline_drafts(seeded_kb, NTP, BACKUP), strict=True):
+        assert_offline_draft(fallback, offline)
+        assert fallback.note.startswith(f"LLM failed: the LLM endpoint ({endpoint.base_url}) refused the API key")
+        assert "HTTP 401" in fallback.note and "KOTAE_LLM_API_KEY" in fallback.note
+    warnings = fallback_warnings(caplog)
+    assert len(warnings) == 2
+    for request in (NTP, BACKUP):
+        (line,) = [w for w in warnings if f" {request.ref} " in w]
+        assert "refused the API key" in line and "drafted offline" in line
+
+
+def test_a_timeout_is_retried_once_then_named_on_the_draft(
+    seeded_kb: KnowledgeBase, stub: OpenAIStub, caplog: pytest.LogCaptureFixture
+) -> None:
+    kb = llm_kb(seeded_kb, stub, llm_timeout_seconds=0.5)
+    stub.replies += [lambda body: (reply(), 2.0)] * 2
+    with caplog.at_level(logging.WARNING, logger="service.drafting.llm"):
+        (d,), _ = draft(kb, NTP)
+    assert len(stub.requests) == 2  # a timeout may pass: asked once more
+    (offline,) = offline_drafts(seeded_kb, NTP)
+    assert_offline_draft(d, offline)
+    assert d.note.startswith("LLM failed: no reply from the LLM within 0.5 s")
+    (line,) = fallback_warnings(caplog)
+    assert NTP.ref in line and "no reply from the LLM within 0.5 s" in line

@@ -28,6 +28,9 @@ from service.questionnaires import Item
 from service.settings import Settings
 from tests.conftest import seed
 
+# Real worker processes, a Chroma server and Redis: minutes, not seconds (make check leaves them out).
+pytestmark = pytest.mark.slow
+
 REDIS_URL = os.environ.get("KOTAE_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 

@@ -1,43 +1,67 @@
-"""Users, passwords (argon2), API tokens and roles. Functions take the session and never commit."""
+"""Users, passwords (argon2), API tokens, roles and workspaces. Functions take the session and never commit."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
+import re
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service.accounts.models import ROLES, ApiToken, Membership, User
+from service.accounts.errors import (
+    AccountError,
+    LastAdmin,
+    NotAllowed,
+    UserNotFound,
+    WorkspaceExists,
+    WrongPassword,
+)
+from service.accounts.models import ROLES, Membership, User
+from service.accounts.passwords import check_password, hash_password, hasher, verify
+from service.accounts.sessions import end_sessions
+from service.accounts.tokens import create_token, revoke_tokens, user_for_token
 from service.knowledge_base.models import Workspace
 from service.knowledge_base.service import get_or_create_workspace
 
-_hasher = PasswordHasher()
+__all__ = [
+    "AccountError",
+    "UserNotFound",
+    "authenticate",
+    "change_password",
+    "create_token",
+    "create_user",
+    "create_workspace",
+    "email_of",
+    "get_user",
+    "has_role",
+    "list_users",
+    "members",
+    "remove_member",
+    "role_in",
+    "set_active",
+    "set_instance_admin",
+    "set_password",
+    "set_role",
+    "user_by_email",
+    "user_for_token",
+    "validate_workspace_name",
+    "workspaces_of",
+]
+
+WORKSPACE_NAME = re.compile(r"[a-z0-9._-]{1,64}")
 
 
-class AccountError(ValueError):
-    pass
-
-
-class UserNotFound(LookupError):
-    pass
-
-
-def _check_password(password: str) -> None:
-    if len(password) < 10:
-        raise AccountError("passwords need at least 10 characters")
-
-
-def create_user(session: Session, email: str, password: str, name: str = "") -> User:
+def create_user(session: Session, email: str, password: str, name: str = "", *, instance_admin: bool = False) -> User:
+    """A new user. The first user ever created is an instance admin (may create workspaces)."""
     email = email.strip().lower()
     if "@" not in email:
         raise AccountError(f"'{email}' is not an email address")
-    _check_password(password)
+    check_password(password, email)
     if session.scalar(select(User).where(User.email == email)) is not None:
         raise AccountError(f"a user with email {email} exists already")
-    user = User(email=email, name=name, password_hash=_hasher.hash(password))
+    first = session.scalar(select(func.count()).select_from(User)) == 0
+    user = User(
+        email=email, name=name, password_hash=hash_password(password), is_instance_admin=instance_admin or first
+    )
     session.add(user)
     session.flush()
     return user
@@ -46,44 +70,44 @@ def create_user(session: Session, email: str, password: str, name: str = "") -> 
 def authenticate(session: Session, email: str, password: str) -> User | None:
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None or not user.is_active:
-        _hasher.hash(password)  # same work either way: no timing hint about which emails exist
+        hasher.hash(password)  # same work either way: no timing hint about which emails exist
         return None
-    try:
-        _hasher.verify(user.password_hash, password)
-    except (VerifyMismatchError, InvalidHashError):
+    if not verify(user.password_hash, password):
         return None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
     return user
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def validate_workspace_name(name: str) -> str:
+    """The name if it is a valid workspace name: 1-64 of a-z 0-9 . _ - (not only dots)."""
+    if not WORKSPACE_NAME.fullmatch(name) or set(name) == {"."}:
+        raise AccountError(
+            f"'{name[:80]}' is not a valid workspace name: use 1-64 characters of a-z, 0-9, '-', '_' and '.'"
+        )
+    return name
 
 
-def create_token(session: Session, user: User, name: str = "") -> str:
-    """A new API token; the plain value is returned once and only its hash is stored."""
-    token = "kt_" + secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, name=name, token_hash=_token_hash(token)))
-    session.flush()
-    return token
+def _workspace(session: Session, name: str) -> Workspace | None:
+    return session.scalar(select(Workspace).where(Workspace.name == name))
 
 
-def user_for_token(session: Session, token: str) -> User | None:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
-    if row is None:
-        return None
-    user = session.get(User, row.user_id)
-    if user is None or not user.is_active:
-        return None
-    # No write here: a read request must not take the database's write lock (SQLite has one writer).
-    return user
+def _keep_an_admin(session: Session, ws: Workspace, user: User) -> None:
+    """LastAdmin if `user` is the only admin of the workspace."""
+    admins = session.scalars(
+        select(Membership.user_id)
+        .where(Membership.workspace_id == ws.id, Membership.role == "admin")
+        .with_for_update()  # PostgreSQL: two admins demoting each other at once cannot both pass
+    ).all()
+    if list(admins) == [user.id]:
+        raise LastAdmin(f"{user.email} is the last admin of '{ws.name}': make someone else admin first")
 
 
 def set_role(session: Session, user: User, workspace: str, role: str) -> Membership:
+    """Give the user a role in the workspace (created if it does not exist, if its name is valid)."""
     if role not in ROLES:
         raise AccountError(f"role must be one of {', '.join(ROLES)}")
-    ws = get_or_create_workspace(session, workspace)
+    ws = _workspace(session, workspace) or get_or_create_workspace(session, validate_workspace_name(workspace))
     membership = session.scalar(
         select(Membership).where(Membership.user_id == user.id, Membership.workspace_id == ws.id)
     )
@@ -91,9 +115,39 @@ def set_role(session: Session, user: User, workspace: str, role: str) -> Members
         membership = Membership(user_id=user.id, workspace_id=ws.id, role=role)
         session.add(membership)
     else:
+        if membership.role == "admin" and role != "admin":
+            _keep_an_admin(session, ws, user)
         membership.role = role
     session.flush()
     return membership
+
+
+def remove_member(session: Session, user: User, ws: Workspace) -> str | None:
+    """Take the user out of the workspace; their role there before (None: they were not a member)."""
+    membership = session.scalar(
+        select(Membership).where(Membership.user_id == user.id, Membership.workspace_id == ws.id)
+    )
+    if membership is None:
+        return None
+    if membership.role == "admin":
+        _keep_an_admin(session, ws, user)
+    session.delete(membership)
+    session.flush()
+    return membership.role
+
+
+def create_workspace(session: Session, user: User, name: str, open_creation: bool = False) -> Workspace:
+    """A new workspace with `user` as its admin. Only instance admins may (unless `open_creation`),
+    and others are refused before the name is looked at, so a taken name is no oracle."""
+    if not (user.is_instance_admin or open_creation):
+        raise NotAllowed("only an instance admin can create workspaces")
+    validate_workspace_name(name)
+    if _workspace(session, name) is not None:
+        raise WorkspaceExists(f"workspace '{name}' exists already")
+    set_role(session, user, name, "admin")
+    ws = _workspace(session, name)
+    assert ws is not None
+    return ws
 
 
 def role_in(session: Session, user: User, workspace_id: int) -> str | None:
@@ -145,14 +199,38 @@ def get_user(session: Session, email: str) -> User:
 
 
 def set_password(session: Session, user: User, password: str) -> None:
-    _check_password(password)
-    user.password_hash = _hasher.hash(password)
+    """Reset the password (by an operator): the policy applies, and every session of the user ends."""
+    check_password(password, user.email)
+    user.password_hash = hash_password(password)
+    end_sessions(session, user)
     session.flush()
 
 
+def change_password(session: Session, user: User, current: str, new: str, keep_session: str | None = None) -> int:
+    """The user changes their own password, proving the current one; their other sessions end (how many)."""
+    if not verify(user.password_hash, current):
+        raise WrongPassword("the current password is not right")
+    check_password(new, user.email)
+    if verify(user.password_hash, new):
+        raise AccountError("the new password is the current one")
+    user.password_hash = hash_password(new)
+    ended = end_sessions(session, user, keep=keep_session)
+    session.flush()
+    return ended
+
+
 def set_active(session: Session, user: User, active: bool) -> None:
-    """An inactive user can neither sign in nor use their API tokens or open sessions; nothing is deleted."""
+    """An inactive user can neither sign in nor use API tokens; deactivating ends their sessions and
+    revokes their tokens for good (reactivating does not bring them back). Nothing else is deleted."""
     user.is_active = active
+    if not active:
+        end_sessions(session, user)
+        revoke_tokens(session, user)
+    session.flush()
+
+
+def set_instance_admin(session: Session, user: User, admin: bool) -> None:
+    user.is_instance_admin = admin
     session.flush()
 
 

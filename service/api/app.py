@@ -12,9 +12,12 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.middleware.sessions import SessionMiddleware
 
+from service.accounts import AccountError, LoginThrottle
 from service.api.deps import make_sessions
+from service.api.limits import MB, BodySizeLimit
 from service.api.presenters import item_out
 from service.api.routers import router
+from service.api.security import BrowserSecurity
 from service.export import ExportError
 from service.ingest import IngestError
 from service.jobs import get_jobs
@@ -57,9 +60,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.kb = kb
     app.state.sessions = make_sessions(settings.resolved_database_url)
     app.state.jobs = get_jobs(kb)
-    app.add_middleware(
-        SessionMiddleware, secret_key=secret_key(settings), same_site="strict", https_only=settings.secure_cookies
+    app.state.login_throttle = LoginThrottle(  # in this process's memory: see service/accounts/throttle.py
+        per_account=settings.login_failures_per_account,
+        per_address=settings.login_failures_per_address,
+        window_seconds=settings.login_window_minutes * 60,
     )
+    # Middlewares, innermost first (each add_middleware wraps the ones before it):
+    # the signed cookie carries only a session id (sessions live in the database, service/accounts/sessions.py);
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret_key(settings),
+        max_age=round(settings.session_hours * 3600),
+        same_site="strict",
+        https_only=settings.secure_cookies,
+    )  # HttpOnly always
+    # security headers on every response, and cookie-authenticated writes only from this site's origin;
+    app.add_middleware(BrowserSecurity, trusted_origins=settings.trusted_origins, force_hsts=settings.hsts)
+    # outermost: limits on the request itself (body size), before anything reads it.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_mb * MB)
     app.include_router(router)
     app.include_router(web_router)
     app.mount("/static", static_files, name="static")
@@ -74,6 +92,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(StaleDataError)
     async def stale_write(request: Request, exc: StaleDataError) -> JSONResponse:
         return JSONResponse({"detail": "the item was changed by someone else meanwhile; reload it"}, status_code=409)
+
+    @app.exception_handler(AccountError)
+    async def account_error(request: Request, exc: AccountError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
 
     @app.exception_handler(ReviewError)
     async def review_error(request: Request, exc: ReviewError) -> JSONResponse:

@@ -7,16 +7,23 @@ Outsiders get 404 (nothing's existence leaks), members whose role is too low 403
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.accounts import User, has_role, role_in, user_for_token
+from service.accounts import User, find_session, has_role, role_in, token_row
+from service.accounts.models import aware
+from service.accounts.sessions import touch_session
+from service.accounts.tokens import touch_token
 from service.db import init_db
 from service.jobs import Jobs
 from service.knowledge_base import KnowledgeBase, Workspace
+from service.knowledge_base.models import utcnow
 from service.questionnaires import Item, Questionnaire
+from service.settings import Settings
 
 # Path ids beyond a 64-bit integer are refused as 422 before any query sees them.
 MAX_ID = 2**63 - 1
@@ -48,13 +55,57 @@ KB = Annotated[KnowledgeBase, Depends(_kb)]
 JobRunner = Annotated[Jobs, Depends(_jobs)]
 
 
-def current_user(request: Request, db: DB) -> User:
+# Last-use times are written at most this often per session or token, in a transaction of their own:
+# a read request must not hold the database's write lock (SQLite has one writer).
+TOUCH_EVERY = timedelta(minutes=1)
+SESSION_KEY = "sid"
+
+
+def _touch(request: Request, touch: Callable[[Session, int, datetime], None], row_id: int) -> None:
+    factory: sessionmaker[Session] = request.app.state.sessions
+    try:
+        with factory() as session:
+            touch(session, row_id, utcnow())
+            session.commit()
+    except OperationalError:
+        pass  # best effort: a busy database does not fail the request over a last-seen time
+
+
+def session_id(request: Request) -> str | None:
+    """The session id the signed cookie carries, if any (older cookies carrying a user id count as none)."""
+    value = request.session.get(SESSION_KEY)
+    return value if isinstance(value, str) else None
+
+
+def session_user(request: Request, db: Session) -> User | None:
+    """The user signed in with the session cookie: their session exists, has not expired or idled out."""
+    key = session_id(request)
+    settings: Settings = request.app.state.settings
+    row = find_session(db, key, timedelta(minutes=settings.session_idle_minutes)) if key else None
+    if row is None:
+        return None
+    if utcnow() - aware(row.last_seen_at) >= TOUCH_EVERY:
+        _touch(request, touch_session, row.id)
+    return db.get(User, row.user_id)
+
+
+def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else None
+
+
+def current_user(request: Request, db: DB) -> User:
+    """The caller: by `Authorization: Bearer <token>` if sent, else by the session cookie."""
+    token = bearer_token(request)
     user: User | None = None
-    if header.lower().startswith("bearer "):
-        user = user_for_token(db, header[7:].strip())
-    elif "user_id" in request.session:
-        user = db.get(User, request.session["user_id"])
+    if token is not None:
+        row = token_row(db, token)
+        if row is not None:
+            if row.last_used_at is None or utcnow() - aware(row.last_used_at) >= TOUCH_EVERY:
+                _touch(request, touch_token, row.id)
+            user = db.get(User, row.user_id)
+    else:
+        user = session_user(request, db)
     if user is None or not user.is_active:
         raise HTTPException(status_code=401, detail="sign in or send an API token")
     return user

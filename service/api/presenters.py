@@ -58,6 +58,7 @@ def item_out(db: Session, item: Item) -> ItemOut:
         draft_choice=item.draft_choice,
         draft_answer=item.draft_answer,
         confidence=item.confidence,
+        confidence_source=item.confidence_source or "",
         drafter=item.drafter,
         flags=list(item.flags or []),
         draft_note=item.draft_note or "",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -99,6 +99,7 @@ class ItemOut(BaseModel):
     draft_choice: str | None
     draft_answer: str
     confidence: float
+    confidence_source: str = Field("", description="Which calibration the confidence came from.")
     drafter: str
     flags: list[str] = []
     draft_note: str = ""
@@ -130,14 +131,28 @@ class CommentOut(BaseModel):
     user: str | None
     text: str
     created_at: datetime
+    mentions: list[str] = Field(default=[], description="Emails of the workspace members the comment @-mentions.")
+
+
+class BulkItemIn(BaseModel):
+    id: int
+    version: int
 
 
 class BulkAcceptIn(BaseModel):
     min_confidence: float = Field(ge=0, le=1)
+    items: list[BulkItemIn] | None = Field(
+        default=None,
+        max_length=100_000,
+        description="The items previewed, with the versions seen: only these are accepted, if still unchanged.",
+    )
 
 
 class BulkAcceptOut(BaseModel):
     accepted: int
+    batch_id: int | None = Field(default=None, description="Undo it with POST .../bulk-accept/undo.")
+    item_ids: list[int] = []
+    undo_until: datetime | None = None
 
 
 class AuditOut(BaseModel):
@@ -146,6 +161,7 @@ class AuditOut(BaseModel):
     user: str | None
     action: str
     item_id: int | None
+    questionnaire_id: int | None = None
     before: dict[str, Any] | None
     after: dict[str, Any] | None
 
@@ -153,3 +169,108 @@ class AuditOut(BaseModel):
 class ErrorOut(BaseModel):
     detail: str
     current: ItemOut | None = None
+
+
+# --- the reviewer's desk ---
+
+
+class DeskItemOut(ItemOut):
+    section: str = ""
+    band: Literal["high", "medium", "low", "none"] = Field(description="Confidence band (none: nothing to trust).")
+    comments: int = 0
+    mentions_me: bool = False
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+
+
+class ProgressOut(BaseModel):
+    total: int
+    reviewed: int = Field(description="Accepted, edited, rejected or sent to an expert.")
+    approved: int = Field(description="Accepted or edited.")
+    drafted: int
+    share: float = Field(description="reviewed / total")
+    counts: dict[str, int]
+
+
+class DeskOut(BaseModel):
+    questionnaire: QuestionnaireOut
+    due_date: date | None
+    progress: ProgressOut
+    sections: list[str]
+    me: str
+    can_review: bool
+    members: list[str]
+    items: list[DeskItemOut]
+
+
+class DigestOut(BaseModel):
+    status: str
+    progress: ProgressOut
+    due_date: date | None
+    items: list[tuple[int, int, int]] = Field(description="[item id, version, comment count] per item, in order.")
+
+
+class FlagOut(BaseModel):
+    flag: str
+    text: str
+
+
+class EvidenceOut(BaseModel):
+    source: str
+    locator: str
+    product: str | None
+    text: str
+    spans: list[tuple[int, int]] = Field(description="[start, end) of the words the question shares.")
+    date: date | None
+    language: str | None
+    approved_by: str | None
+
+
+class WhyOut(BaseModel):
+    item_id: int
+    band: str
+    confidence: float
+    flags: list[FlagOut]
+    note: str
+    citations: list[EvidenceOut]
+
+
+class DueDateIn(BaseModel):
+    due_date: date | None
+
+
+class DueDateOut(BaseModel):
+    due_date: date | None
+
+
+class BriefItemOut(BaseModel):
+    id: int
+    ref: str
+    question: str
+    confidence: float
+    version: int
+    flags: list[str]
+
+
+class BulkPreviewOut(BaseModel):
+    min_confidence: float
+    count: int
+    items: list[BriefItemOut]
+    flagged: list[BriefItemOut] = Field(description="Drafts in the band that are flagged: never bulk accepted.")
+
+
+class BulkUndoIn(BaseModel):
+    batch_id: int = Field(ge=1, le=2**63 - 1, description="The batch_id a bulk accept returned.")
+
+
+class BulkUndoOut(BaseModel):
+    restored: list[int] = Field(description="Items back to drafted.")
+    kept: list[int] = Field(description="Items changed since the bulk accept, left as they are.")
+
+
+class ExportSummaryOut(BaseModel):
+    total: int
+    approved: int = Field(description="Rows an approved-only export writes.")
+    blank: int = Field(description="Rows an approved-only export leaves blank.")
+    unapproved: int
+    counts: dict[str, int]

@@ -9,43 +9,31 @@ import typer
 from rich.table import Table
 
 from service.cli.common import console, err, fail
+from service.cli.holdout import holdout
 from service.settings import get_settings
 
-SETS = ("seeds", "samples", "heldout")
+eval_app = typer.Typer(
+    help="Measure retrieval and drafting: on built-in labelled sets, or on your own answered sheets (holdout).",
+    no_args_is_help=True,
+)
 
 
-def eval_command(
-    set_name: Annotated[
-        str,
-        typer.Argument(
-            help="Labelled set: seeds (leave one seed sheet out), samples (knowledge_base/), or heldout "
-            "(customer-style questions drafted from the seeds; confidence reported on its report split)."
-        ),
-    ],
-    out: Annotated[Path, typer.Option(help="Folder for the JSON, Markdown and PNG report.")] = Path("eval/out"),
-    compare_with: Annotated[Path | None, typer.Option("--compare", help="An earlier JSON report.")] = None,
-    tune: Annotated[bool, typer.Option("--tune", help="Grid-search fusion weights and the abstain threshold.")] = False,
-    gate: Annotated[
-        bool, typer.Option("--gate", help="Exit 1 when a metric is below its floor in eval/floors.json.")
-    ] = False,
-    price_in: Annotated[float, typer.Option(help="USD per 1M prompt tokens, for the cost estimate.")] = 0.15,
-    price_out: Annotated[float, typer.Option(help="USD per 1M completion tokens.")] = 0.60,
-    fit: Annotated[
-        bool, typer.Option("--fit", help="heldout: fit the confidence calibration on the fit split and save it.")
-    ] = False,
+def labelled_set(
+    set_name: str,
+    out: Path,
+    compare_with: Path | None,
+    tune: bool,
+    gate: bool,
+    price_in: float,
+    price_out: float,
 ) -> None:
     """Leave-one-sheet-out eval of retrieval and drafting, with a report."""
     # Imported here: the eval pulls in plotting, which the other commands never need.
     from service.evaluation import report, run
     from service.evaluation.runner import FLOORS
 
-    if set_name not in SETS:
-        fail(f"set must be one of {', '.join(SETS)}")
     if compare_with is not None and not compare_with.is_file():
         fail(f"{compare_with}: no such file")
-    if set_name == "heldout":
-        heldout_command(out, fit, gate)
-        return
     with err.status(f"Evaluating {set_name} (leave one sheet out)…"):
         result = run(set_name, settings=get_settings(), price_in=price_in, price_out=price_out, do_tune=tune)
     compared = report.compare(result, compare_with) if compare_with else None
@@ -77,7 +65,49 @@ def eval_command(
         console.print("All metrics at or above their floors.")
 
 
-def heldout_command(out: Path, fit: bool, gate: bool) -> None:
+OutOpt = Annotated[Path, typer.Option(help="Folder for the JSON, Markdown and PNG report.")]
+CompareOpt = Annotated[Path | None, typer.Option("--compare", help="An earlier JSON report.")]
+TuneOpt = Annotated[bool, typer.Option("--tune", help="Grid-search fusion weights and the abstain threshold.")]
+GateOpt = Annotated[bool, typer.Option("--gate", help="Exit 1 when a metric is past its limit in eval/floors.json.")]
+PriceIn = Annotated[float, typer.Option(help="USD per 1M prompt tokens, for the cost estimate.")]
+PriceOut = Annotated[float, typer.Option(help="USD per 1M completion tokens.")]
+
+
+@eval_app.command("seeds")
+def seeds(
+    out: OutOpt = Path("eval/out"),
+    compare_with: CompareOpt = None,
+    tune: TuneOpt = False,
+    gate: GateOpt = False,
+    price_in: PriceIn = 0.15,
+    price_out: PriceOut = 0.60,
+) -> None:
+    """Leave one seed sheet (../shared/seeds) out in turn; its labelled rows are asked as questions."""
+    labelled_set("seeds", out, compare_with, tune, gate, price_in, price_out)
+
+
+@eval_app.command("samples")
+def samples(
+    out: OutOpt = Path("eval/out"),
+    compare_with: CompareOpt = None,
+    tune: TuneOpt = False,
+    gate: GateOpt = False,
+    price_in: PriceIn = 0.15,
+    price_out: PriceOut = 0.60,
+) -> None:
+    """Leave one sample sheet (knowledge_base/) out in turn."""
+    labelled_set("samples", out, compare_with, tune, gate, price_in, price_out)
+
+
+@eval_app.command("heldout")
+def heldout_command(
+    out: OutOpt = Path("eval/out"),
+    fit: Annotated[
+        bool, typer.Option("--fit", help="Fit the shipped confidence calibration on the fit split and save it.")
+    ] = False,
+    gate: GateOpt = False,
+) -> None:
+    """Customer-style questions (eval/heldout) drafted from the seeds; reported on the split nobody tuned on."""
     from service.drafting.calibration import shipped
     from service.evaluation import heldout
     from service.evaluation.heldout_report import CALIBRATION_PATH, save_calibration, write_report
@@ -117,3 +147,6 @@ def heldout_command(out: Path, fit: bool, gate: bool) -> None:
         if failures:
             raise typer.Exit(1)
         console.print("All metrics at or above their floors.")
+
+
+eval_app.command("holdout")(holdout)

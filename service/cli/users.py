@@ -18,6 +18,7 @@ from service.accounts import (
     get_user,
     list_users,
     set_active,
+    set_instance_admin,
     set_password,
     set_role,
     user_by_email,
@@ -27,7 +28,8 @@ from service.cli.common import JsonFlag, WorkspaceOpt, console, db_session, fail
 users_app = typer.Typer(
     help=(
         "Manage users. `add` creates a new user with a role; `role` gives an existing user a role in a "
-        "workspace (or changes it); `deactivate`, `activate`, `reset-password` and `list` do what they say."
+        "workspace (or changes it); `deactivate`, `activate`, `reset-password`, `instance-admin` and `list` "
+        "do what they say. Passwords need 12 characters or more, not a common one, not the email."
     ),
     no_args_is_help=True,
 )
@@ -60,6 +62,9 @@ def users_add(
     name: Annotated[str, typer.Option(help="Display name.")] = "",
     password: PasswordOpt = None,
     token: Annotated[bool, typer.Option("--token", help="Also print a new API token for the user.")] = False,
+    instance_admin: Annotated[
+        bool, typer.Option("--instance-admin", help="May create workspaces (the first user ever created is one).")
+    ] = False,
 ) -> None:
     """Create a new user (the first admin, typically) with a role in a workspace.
 
@@ -72,12 +77,14 @@ def users_add(
     password = ask_password(password)  # asked with no transaction open
     with db_session() as session:
         try:
-            user = create_user(session, email, password, name)
+            user = create_user(session, email, password, name, instance_admin=instance_admin)
             set_role(session, user, ws, role)
             new_token = create_token(session, user, "cli") if token else None
         except AccountError as exc:
             fail(str(exc), 1)
     console.print(escape(f"User {user.email} created, {role} of workspace '{ws}'."))
+    if user.is_instance_admin:
+        console.print("They are an instance admin: they can create workspaces.")
     if new_token:
         console.print(f"API token (shown once): {new_token}")
 
@@ -88,17 +95,23 @@ def users_role(
     role: Annotated[Role, typer.Option(help="Role in the workspace.")],
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Give an existing user a role in a workspace, or change the role they have there."""
+    """Give an existing user a role in a workspace, or change the role they have there.
+
+    A workspace's last admin cannot be demoted: make someone else admin first.
+    """
     ws = workspace_name(workspace)
     with db_session() as session:
         user = find_user(session, email)
-        set_role(session, user, ws, role)
+        try:
+            set_role(session, user, ws, role)
+        except AccountError as exc:
+            fail(str(exc), 1)
     console.print(escape(f"{user.email} is now {role} of workspace '{ws}'."))
 
 
 @users_app.command("deactivate")
 def users_deactivate(email: EmailArg) -> None:
-    """Stop a user signing in or using their API tokens; their work and roles stay."""
+    """Stop a user signing in: their sessions end and their API tokens are revoked; their work and roles stay."""
     with db_session() as session:
         user = find_user(session, email)
         set_active(session, user, False)
@@ -107,7 +120,7 @@ def users_deactivate(email: EmailArg) -> None:
 
 @users_app.command("activate")
 def users_activate(email: EmailArg) -> None:
-    """Let a deactivated user sign in again."""
+    """Let a deactivated user sign in again (the tokens revoked at deactivation stay revoked)."""
     with db_session() as session:
         user = find_user(session, email)
         set_active(session, user, True)
@@ -116,7 +129,7 @@ def users_activate(email: EmailArg) -> None:
 
 @users_app.command("reset-password")
 def users_reset_password(email: EmailArg, password: PasswordOpt = None) -> None:
-    """Set a new password for a user."""
+    """Set a new password for a user; their signed-in sessions end (API tokens keep working)."""
     with db_session() as session:
         find_user(session, email)
     password = ask_password(password)  # asked once the user is known to exist, with no transaction open
@@ -127,6 +140,18 @@ def users_reset_password(email: EmailArg, password: PasswordOpt = None) -> None:
         except AccountError as exc:
             fail(str(exc), 1)
     console.print(escape(f"Password of {user.email} changed."))
+
+
+@users_app.command("instance-admin")
+def users_instance_admin(
+    email: EmailArg,
+    revoke: Annotated[bool, typer.Option("--revoke", help="Take the right away instead.")] = False,
+) -> None:
+    """Let a user create workspaces (an instance admin), or with --revoke no longer."""
+    with db_session() as session:
+        user = find_user(session, email)
+        set_instance_admin(session, user, not revoke)
+    console.print(escape(f"{user.email} is {'no longer ' if revoke else ''}an instance admin."))
 
 
 @users_app.command("list")

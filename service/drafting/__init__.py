@@ -7,7 +7,6 @@ and `Questionnaire` (the parsed file) are kept here for scripts; they live in se
 
 from __future__ import annotations
 
-from service.drafting.calibration import Calibration, shipped
 from service.drafting.model import DRAFTED, NO_EVIDENCE, Citation, Draft
 from service.drafting.offline import OfflineDrafter
 from service.drafting.pipeline import Drafter, draft_questionnaire, draft_requests, question_key, requests_for
@@ -33,19 +32,15 @@ __all__ = [
 ]
 
 
-def active_calibration(kb: KnowledgeBase) -> Calibration | None:
-    """The confidence calibration chosen in settings (one place)."""
-    return shipped() if kb.settings.calibration == "shipped" else None
-
-
 def get_drafter(kb: KnowledgeBase) -> Drafter:
-    """The drafter chosen in settings (one place)."""
+    """The drafter chosen in settings (one place); confidence calibrated per workspace unless turned off."""
+    per_workspace = kb.settings.calibration == "auto"
     match kb.settings.drafter:
         case "offline":
-            return OfflineDrafter(kb, calibration=active_calibration(kb))
+            return OfflineDrafter(kb, per_workspace=per_workspace)
         case "llm":
             from service.drafting.llm import LLMDrafter
 
-            return LLMDrafter(kb, calibration=active_calibration(kb))
+            return LLMDrafter(kb, per_workspace=per_workspace)
         case other:
             raise ValueError(f"unknown drafter {other!r}")

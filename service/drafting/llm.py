@@ -26,7 +26,7 @@ from service.drafting.calibration import Calibration
 from service.drafting.choices import LABELS
 from service.drafting.flags import CHOICE_WITHHELD, LLM_FALLBACK, NEEDS_TRANSLATION, TRANSLATED
 from service.drafting.model import DRAFTED, Draft, no_evidence
-from service.drafting.offline import EvidenceObserver, citation, compose
+from service.drafting.offline import EvidenceObserver, citation, compose, resolve_calibration
 from service.drafting.questions import analyse
 from service.drafting.request import Request
 from service.knowledge_base import KnowledgeBase, SearchHit
@@ -114,10 +114,17 @@ class LLMDrafter:
     name = "llm"
 
     def __init__(
-        self, kb: KnowledgeBase, model: BaseChatModel | None = None, k: int = 5, calibration: Calibration | None = None
+        self,
+        kb: KnowledgeBase,
+        model: BaseChatModel | None = None,
+        k: int = 5,
+        calibration: Calibration | None = None,
+        per_workspace: bool = False,
     ) -> None:
         self.kb = kb
         self.calibration = calibration
+        self.per_workspace = per_workspace
+        self._active: tuple[Calibration | None, str] = (calibration, "given" if calibration else "uncalibrated")
         self.settings = kb.settings
         self.model = model or get_chat_model(kb.settings)
         self.k = k
@@ -160,7 +167,7 @@ class LLMDrafter:
             drafter="offline_fallback",
             product=request.product,
             stale_months=self.settings.stale_evidence_months,
-            calibration=self.calibration,
+            calibration=self._active[0],
         )
         if prepared.messages is None:
             return no_evidence(
@@ -229,8 +236,12 @@ class LLMDrafter:
         on_evidence: EvidenceObserver | None = None,
     ) -> list[Draft]:
         # Retrieval uses the session here, before any model call; the calls then run concurrently.
+        self._active = resolve_calibration(session, workspace, self.kb, self.calibration, self.per_workspace)
         prepared = [self.prepare(session, workspace, r) for r in requests]
         if on_evidence:
             for p in prepared:
                 on_evidence(p.request, p.hits)
-        return asyncio.run(self._run(prepared, progress))
+        drafts = asyncio.run(self._run(prepared, progress))
+        for draft in drafts:
+            draft.confidence_source = self._active[1] if draft.drafter != "llm" else f"LLM and {self._active[1]}"
+        return drafts

@@ -35,6 +35,7 @@ class Draft:
     # The language of the answer text: always the questionnaire's own. Foreign evidence is never
     # pasted as an answer; the draft is flagged needs_translation instead.
     answer_language: str = ""
+    confidence_source: str = ""  # which calibration the confidence came from
 
     def __post_init__(self) -> None:
         self.answer_language = self.answer_language or self.language

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from service.drafting import evidence
 from service.drafting.calibration import Calibration, feature_values
+from service.drafting.calibration_store import calibration_for
 from service.drafting.choices import evidence_choice, label, prose_choice
 from service.drafting.flags import (
     CHOICE_WITHHELD,
@@ -193,13 +194,25 @@ def compose(
     )
 
 
+def resolve_calibration(
+    session: Session, workspace: str, kb: KnowledgeBase, given: Calibration | None, per_workspace: bool
+) -> tuple[Calibration | None, str]:
+    if per_workspace:
+        return calibration_for(session, workspace, kb.settings.calibration_min_samples)
+    return given, ("given" if given else "uncalibrated signals")
+
+
 class OfflineDrafter:
     name = "offline"
 
-    def __init__(self, kb: KnowledgeBase, k: int = 5, calibration: Calibration | None = None) -> None:
+    def __init__(
+        self, kb: KnowledgeBase, k: int = 5, calibration: Calibration | None = None, per_workspace: bool = False
+    ) -> None:
+        """`calibration`: the one to use; `per_workspace`: the workspace's own, else the shipped one."""
         self.kb = kb
         self.k = k
         self.calibration = calibration
+        self.per_workspace = per_workspace
 
     def draft_batch(
         self,
@@ -211,6 +224,9 @@ class OfflineDrafter:
     ) -> list[Draft]:
         # The first k hits of a deeper search are the hits of a k-deep search: observing costs nothing.
         depth = max(self.k, EVIDENCE_DEPTH) if on_evidence else self.k
+        calibration, calibration_source = resolve_calibration(
+            session, workspace, self.kb, self.calibration, self.per_workspace
+        )
         drafts = []
         for number, r in enumerate(requests, start=1):
             hits = self.kb.search(session, workspace, r.question, k=depth, product=r.product)
@@ -225,9 +241,10 @@ class OfflineDrafter:
                     self.kb.settings.abstain_threshold,
                     product=r.product,
                     stale_months=self.kb.settings.stale_evidence_months,
-                    calibration=self.calibration,
+                    calibration=calibration,
                 )
             )
+            drafts[-1].confidence_source = calibration_source
             if progress:
                 progress(number, len(requests))
         return drafts

@@ -6,7 +6,11 @@ from langchain_core.embeddings import Embeddings
 
 
 class KotaeEmbeddings(Embeddings):
-    """LangChain embeddings that also say which model made them."""
+    """LangChain embeddings that also say which model made them.
+
+    `embed_documents` encodes passages and `embed_query` / `embed_queries` encode queries; for
+    asymmetric models (e5) the two differ, and a symmetric view stores passages encoded as queries.
+    """
 
     @property
     @abstractmethod
@@ -16,3 +20,12 @@ class KotaeEmbeddings(Embeddings):
     @property
     @abstractmethod
     def dimension(self) -> int: ...
+
+    @property
+    def asymmetric(self) -> bool:
+        """True when queries and passages are encoded differently (e5's prefixes)."""
+        return False
+
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        """Many texts in the query encoding; backends that can batch override this."""
+        return [self.embed_query(t) for t in texts]

@@ -26,6 +26,10 @@ class E5SmallEmbeddings(KotaeEmbeddings):
     def dimension(self) -> int:
         return int(self._model.dim)
 
+    @property
+    def asymmetric(self) -> bool:
+        return True
+
     def _run(self, texts: list[str], is_query: bool) -> list[list[float]]:
         out: list[np.ndarray] = []
         for start in range(0, len(texts), self._batch_size):
@@ -39,6 +43,9 @@ class E5SmallEmbeddings(KotaeEmbeddings):
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self._run(list(texts), is_query=False)
+
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        return self._run(list(texts), is_query=True)
 
     def embed_query(self, text: str) -> list[float]:
         return self._run([text], is_query=True)[0]

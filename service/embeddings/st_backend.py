@@ -46,6 +46,11 @@ class SentenceTransformerEmbeddings(KotaeEmbeddings):
         getter = getattr(self._model, "get_embedding_dimension", None) or (self._model.get_sentence_embedding_dimension)
         return int(getter() or 0)
 
+    @property
+    def asymmetric(self) -> bool:
+        prompts = getattr(self._model, "prompts", {}) or {}
+        return bool(self._query_prefix or self._passage_prefix or any(prompts.values()))
+
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
@@ -53,6 +58,18 @@ class SentenceTransformerEmbeddings(KotaeEmbeddings):
         with self._lock:
             vectors = self._model.encode_document(
                 batch, batch_size=self._batch_size, normalize_embeddings=True, show_progress_bar=False
+            )
+        return vectors.tolist()
+
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        with self._lock:
+            vectors = self._model.encode_query(
+                [self._query_prefix + t for t in texts],
+                batch_size=self._batch_size,
+                normalize_embeddings=True,
+                show_progress_bar=False,
             )
         return vectors.tolist()
 

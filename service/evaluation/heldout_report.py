@@ -16,7 +16,7 @@ def save_calibration(calibration: Calibration, path: Path) -> None:
     path.write_text(json.dumps(calibration.to_json(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
-def _plot(reliability: list[dict[str, Any]], path: Path) -> None:
+def _plot(reliability: list[dict[str, Any]], path: Path, title: str = "Held-out questions (report split)") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -33,7 +33,7 @@ def _plot(reliability: list[dict[str, Any]], path: Path) -> None:
     ax.set_ylim(0, 1.08)
     ax.set_xlabel("confidence")
     ax.set_ylabel("share of drafts right")
-    ax.set_title("Held-out questions (report split)")
+    ax.set_title(title)
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
@@ -64,3 +64,38 @@ def write_report(result: dict[str, Any], calibration: Calibration | None, out: P
     png_path = out / "heldout.png"
     _plot(result["reliability"], png_path)
     return [json_path, md_path, png_path]
+
+
+def write_holdout_report(data: dict[str, Any], out: Path) -> list[Path]:
+    """`kotae eval holdout --report DIR`: Markdown per sheet and overall, and the reliability plot."""
+    out.mkdir(parents=True, exist_ok=True)
+    overall = data["overall"]
+    lines = [
+        "# Held out from your own sheets",
+        "",
+        "| sheet | questions | drafted | choice agreement | answer agreement | abstained, answer elsewhere |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in [*data["sources"], overall]:
+        lines.append(
+            f"| {row['source']} | {row['questions']} | {row['drafted']} | {row['choice_agreement']} | "
+            f"{row['answer_agreement']} | {row['abstained_with_answer_elsewhere']} |"
+        )
+    lines += ["", "## Confidence band → answer agreement", "", "| band | drafts | agreement |", "|---|---|---|"]
+    for band in overall["reliability"]:
+        lines.append(f"| {band['band']} | {band['count']} | {band['agreement']} |")
+    for source in data["sources"]:
+        lines += ["", f"## {source['source']}", "", "| ref | real | draft | conf. | agrees |", "|---|---|---|---|---|"]
+        for item in source["items"]:
+            real = (item["real_choice"] or "") + " " + item["real_answer"][:80].replace("|", "/").replace("\n", " ")
+            drafted = (item["choice"] or "") + " " + item["answer"][:80].replace("|", "/").replace("\n", " ")
+            lines.append(f"| {item['ref']} | {real} | {drafted} | {item['confidence']} | {item['answer_agrees']} |")
+    md = out / "holdout.md"
+    md.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    png = out / "holdout.png"
+    _plot(
+        [{"band": b["band"], "count": b["count"], "right": b["agreement"]} for b in overall["reliability"]],
+        png,
+        "Your sheets held out: confidence vs agreement",
+    )
+    return [md, png]

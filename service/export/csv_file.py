@@ -1,9 +1,11 @@
-"""Drafts written into the customer's own CSV, in its encoding and delimiter."""
+"""Drafts written into the customer's own CSV, in its delimiter and, when it can hold them, its encoding."""
 
 from __future__ import annotations
 
 import csv
 import io
+import logging
+from collections.abc import Sequence
 
 from service.drafting import Draft
 from service.export.cells import answer_text, safe_csv_value, sources_text
@@ -11,8 +13,32 @@ from service.ingest import Limits, ParsedItem
 from service.ingest.parsers.csv_file import read_csv_records
 from service.questionnaires import QuestionnaireFile
 
+log = logging.getLogger(__name__)
 
-def fill_csv(questionnaire: QuestionnaireFile, pairs: list[tuple[ParsedItem, Draft]], *, cite: bool) -> bytes:
+# What a CSV is written in when its own encoding cannot hold an answer: UTF-8 with a byte order
+# mark, which Excel (Japanese Excel included) opens as UTF-8 rather than as CP932.
+FALLBACK_ENCODING = "utf-8-sig"
+
+
+def csv_encoding_for(records: Sequence[Sequence[str]], original: str) -> str:
+    """The encoding to write `records` in: the file's own when every character fits (a CP932
+    sheet stays CP932 for the customer's tools), otherwise UTF-8 with BOM, so that no character
+    is ever lost ("café naïve" once came back as "caf? na?ve")."""
+    try:
+        for record in records:
+            for value in record:
+                value.encode(original)
+    except UnicodeEncodeError:
+        return FALLBACK_ENCODING
+    except LookupError:  # an encoding Python only knows for decoding: write what every tool reads
+        return FALLBACK_ENCODING
+    return original
+
+
+def filled_records(
+    questionnaire: QuestionnaireFile, pairs: list[tuple[ParsedItem, Draft]], *, cite: bool
+) -> tuple[list[list[str]], str, str]:
+    """(records with the drafts in their empty cells, the file's own encoding, its delimiter)."""
     records, encoding, delimiter = read_csv_records(questionnaire.name, questionnaire.data, Limits())
 
     def put(row: int, column: int, value: str) -> None:
@@ -32,6 +58,20 @@ def fill_csv(questionnaire: QuestionnaireFile, pairs: list[tuple[ParsedItem, Dra
             put(item.answer_cell.row, item.answer_cell.column, text)
         if cite and item.notes_cell is not None:
             put(item.notes_cell.row, item.notes_cell.column, sources_text(draft))
+    return records, encoding, delimiter
+
+
+def fill_csv(questionnaire: QuestionnaireFile, pairs: list[tuple[ParsedItem, Draft]], *, cite: bool) -> bytes:
+    records, original, delimiter = filled_records(questionnaire, pairs, cite=cite)
+    encoding = csv_encoding_for(records, original)
+    if encoding != original:
+        log.info(
+            "%s: answers hold characters %s cannot encode; the filled copy is written in %s",
+            questionnaire.name,
+            original,
+            encoding,
+        )
     out = io.StringIO(newline="")
     csv.writer(out, delimiter=delimiter, lineterminator="\r\n").writerows(records)
-    return out.getvalue().encode(encoding, errors="replace")
+    # Strict: csv_encoding_for chose an encoding that holds every character, so nothing is replaced.
+    return out.getvalue().encode(encoding)

@@ -15,7 +15,7 @@ from openpyxl.styles import PatternFill
 from openpyxl.utils import get_column_letter
 
 from service.drafting import NO_EVIDENCE, Draft
-from service.export.cells import answer_text, set_text, sources_text
+from service.export.cells import answer_text, set_text, sources_text, strip_control
 from service.ingest import ParsedItem
 from service.questionnaires import QuestionnaireFile
 
@@ -67,7 +67,7 @@ def fill_xlsx(
         if text:
             set_text(cell, text)
         if marks:
-            cell.comment = Comment(_comment(draft, cite), "reviewer")
+            cell.comment = Comment(strip_control(_comment(draft, cite)), "reviewer")
             if draft.status == NO_EVIDENCE:
                 cell.fill = _NO_EVIDENCE_FILL
             elif draft.confidence < LOW_CONFIDENCE or draft.flags:

@@ -49,7 +49,11 @@ _CONTAINS: list[tuple[Role, re.Pattern[str]]] = [
     (Role.ID, re.compile(r"^(no\.?|#|項番|番号)$|項番|^id$")),
 ]
 
-_BRACKETS = re.compile(r"[（(【\[].*?[)）】\]]")
+# A bracketed part, innermost first: an opening bracket is excluded from the inside, so a scan
+# from one opening bracket stops at the next and the search stays linear (".*?" rescanned the
+# rest of the line from every opening bracket when none closes).
+_BRACKETS = re.compile(r"[（(【\[][^（(【\[)）】\]\n]*[)）】\]]")
+_BRACKETED = re.compile(r"[（(【\[]([^（(【\[)）】\]]+)[)）】\]]")
 _SPACES = re.compile(r"[\s\u3000]+")
 
 
@@ -83,7 +87,7 @@ def header_role(text: str) -> Role | None:
 
 def product_from_header(text: str) -> str | None:
     """'回答（OrderMill）' -> 'OrderMill': one answer column per product."""
-    m = re.search(r"[（(【\[]([^)）】\]]+)[)）】\]]", text)
+    m = _BRACKETED.search(text)
     if not m:
         return None
     inner = m.group(1).strip()

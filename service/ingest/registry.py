@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +26,8 @@ PARSERS: dict[str, Parser] = {
 
 SUPPORTED = tuple(sorted(PARSERS))
 
+log = logging.getLogger(__name__)
+
 
 def parse_bytes(name: str, data: bytes, limits: Limits | None = None) -> ParsedDocument:
     """Parse one file's content; `name` gives the type (by its suffix) and names it in errors."""
@@ -40,9 +43,23 @@ def parse_bytes(name: str, data: bytes, limits: Limits | None = None) -> ParsedD
         raise IngestError(name, "the file is empty")
     if len(data) > limits.max_file_bytes:
         raise IngestError(
-            name, f"the file is {len(data) / 1e6:.1f} MB; the limit is {limits.max_file_bytes / 1e6:.0f} MB"
+            name,
+            f"the file is {len(data) / 1e6:.1f} MB; the limit is {limits.max_file_bytes / 1e6:.0f} MB (max_file_mb)",
         )
-    return parser(name, data, limits)
+    try:
+        return parser(name, data, limits)
+    except IngestError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever a library raises on a customer's file is that file's error
+        # The parsers turn the failures they expect into IngestError; anything else (a library
+        # tripping over an odd construction, a recursion limit) still names the file for the
+        # person who uploaded it, and is logged with its traceback for whoever maintains Kotae.
+        log.exception("parsing %s failed unexpectedly", name)
+        raise IngestError(
+            name,
+            f"the file could not be read ({type(exc).__name__}: {str(exc)[:200]}); "
+            "it may be damaged, or built in a way Kotae does not support",
+        ) from exc
 
 
 def parse_file(path: Path | str, limits: Limits | None = None) -> ParsedDocument:
@@ -54,6 +71,7 @@ def parse_file(path: Path | str, limits: Limits | None = None) -> ParsedDocument
         raise IngestError(path.name, f"cannot read the file: {exc.strerror or exc}") from exc
     if size > limits.max_file_bytes:
         raise IngestError(
-            path.name, f"the file is {size / 1e6:.1f} MB; the limit is {limits.max_file_bytes / 1e6:.0f} MB"
+            path.name,
+            f"the file is {size / 1e6:.1f} MB; the limit is {limits.max_file_bytes / 1e6:.0f} MB (max_file_mb)",
         )
     return parse_bytes(path.name, path.read_bytes(), limits)

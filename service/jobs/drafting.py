@@ -56,6 +56,7 @@ def _draft_values(draft: Draft) -> dict[str, Any]:
         "draft_choice": draft.choice,
         "draft_answer": draft.answer,
         "confidence": draft.confidence,
+        "confidence_source": draft.confidence_source[:300],
         "drafter": draft.drafter,
         "citations": [asdict(c) for c in draft.citations],
         "flags": list(draft.flags),

@@ -60,6 +60,7 @@ __all__ = [
 class KnowledgeBase:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._hidden: frozenset[str] = frozenset()
         self._sync_locks: dict[str, threading.Lock] = {}
 
     def with_settings(self, settings: Settings) -> KnowledgeBase:
@@ -67,12 +68,18 @@ class KnowledgeBase:
         other = KnowledgeBase(settings)
         other.__dict__["embeddings"] = self.embeddings
         other.__dict__["vectors"] = self.vectors
+        other._hidden = self._hidden
+        return other
+
+    def excluding(self, entry_ids: set[str] | frozenset[str]) -> KnowledgeBase:
+        """A read-only view whose searches never see these entries (a held-out sheet); nothing is changed."""
+        other = self.with_settings(self.settings)
+        other._hidden = frozenset(entry_ids) | self._hidden
         return other
 
     @property
     def limits(self) -> Limits:
-        s = self.settings
-        return Limits(max_file_bytes=s.max_file_mb * 1024 * 1024, max_cell_chars=s.max_cell_chars, max_rows=s.max_rows)
+        return Limits.from_settings(self.settings)
 
     @cached_property
     def embeddings(self) -> KotaeEmbeddings:
@@ -80,11 +87,12 @@ class KnowledgeBase:
 
     @cached_property
     def vectors(self) -> VectorIndex:
+        """Every vector view the settings name (service/embeddings/views.py), one collection each."""
         return get_vector_index(self.settings, self.embeddings)
 
     @cached_property
     def retriever(self) -> Retriever:
-        return Retriever(self.settings, self.embeddings, self.vectors, EntryCorpus())
+        return Retriever(self.settings, self.embeddings, self.vectors, EntryCorpus(self._hidden))
 
     def parse(self, name: str, data: bytes) -> ParsedDocument:
         return parse_bytes(name, data, self.limits)
@@ -103,7 +111,7 @@ class KnowledgeBase:
     def sync(self, session: Session, workspace: str, progress: Progress | None = None) -> SyncResult:
         """Bring the vector index in step with the stored entries (after the entries commit)."""
         with self._sync_locks.setdefault(workspace, threading.Lock()):
-            return sync_vectors(session, get_workspace(session, workspace), self.embeddings, self.vectors, progress)
+            return sync_vectors(session, get_workspace(session, workspace), self.vectors, progress)
 
     def search(
         self, session: Session, workspace: str, text: str, k: int = 5, product: str | None = None

@@ -13,6 +13,11 @@ from service.retrieval import LexicalRow
 
 
 class EntryCorpus:
+    """`hidden`: entries retrieval must not see (a held-out sheet in an eval); nothing is changed."""
+
+    def __init__(self, hidden: frozenset[str] = frozenset()) -> None:
+        self.hidden = hidden
+
     def workspace_state(self, session: Session, workspace: str) -> tuple[int, int] | None:
         row = session.execute(select(Workspace.id, Workspace.revision).where(Workspace.name == workspace)).first()
         return (row.id, row.revision) if row else None
@@ -23,7 +28,9 @@ class EntryCorpus:
             .where(Entry.workspace_id == workspace_id)
             .order_by(Entry.id)
         )
-        return [LexicalRow(r.id, lexical_text(r.question, r.answer), r.product) for r in rows]
+        return [
+            LexicalRow(r.id, lexical_text(r.question, r.answer), r.product) for r in rows if r.id not in self.hidden
+        ]
 
     def fetch(self, session: Session, workspace_id: int, ids: Sequence[str]) -> dict[str, Entry]:
         # By primary key only, then the workspace checked here: with `AND workspace_id = ?` in the
@@ -31,5 +38,7 @@ class EntryCorpus:
         found: dict[str, Entry] = {}
         for start in range(0, len(ids), 500):
             query = select(Entry).where(Entry.id.in_(ids[start : start + 500])).options(selectinload(Entry.source))
-            found.update((e.id, e) for e in session.scalars(query) if e.workspace_id == workspace_id)
+            found.update(
+                (e.id, e) for e in session.scalars(query) if e.workspace_id == workspace_id and e.id not in self.hidden
+            )
         return found

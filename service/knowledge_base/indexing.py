@@ -1,75 +1,76 @@
 """Keeping the vector index in step with the database, which is the source of truth.
 
-`sync_vectors` compares what the index holds (entry id + content hash) with the entries, embeds
-only what is missing or changed (through the content-hash cache), and removes what is gone.
-It is idempotent: after a crash half-way, running it again finishes the job.
+`sync_vectors` compares, view by view, what the index holds (entry id + content hash) with the
+entries, embeds only what is missing or changed (through the content-hash cache, keyed by the
+view's model and encoding), and removes what is gone. Each view is brought up to date on its
+own, in batches, so it is idempotent: after a crash half-way, running it again finishes the job.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.embeddings import KotaeEmbeddings
+from service.embeddings import VectorView
 from service.knowledge_base.models import EmbeddingCache, Entry, Workspace
 from service.knowledge_base.text import content_hash, passage_text
 from service.vector_store import VectorIndex
 
 Progress = Callable[[int, int], None]  # (done, total)
 
-_BATCH = 256
+_BATCH = 256  # entries embedded and upserted together
+_CACHE_LOOKUP = 500  # text hashes per cache query (well under any SQL variable limit)
 
 
 @dataclass
 class SyncResult:
-    upserted: int
-    removed: int
-    embedded: int  # vectors computed by the model
-    cached: int  # vectors taken from the cache
+    upserted: int  # entries written to at least one view
+    removed: int  # entries removed from the index
+    embedded: int  # distinct texts some model had to embed
+    cached: int  # upserted entries whose vectors all came from the cache (or a twin text)
+    by_view: dict[str, int] = field(default_factory=dict)  # vectors computed, per view
+
+
+def view_text(view: VectorView, entry: Entry) -> str:
+    """What a view embeds of an entry (the content hash covers both: it changes when either does)."""
+    if view.question_only:
+        return passage_text(entry.question, "").rstrip("\n")
+    return passage_text(entry.question, entry.answer)
 
 
 def embed_cached(
     session: Session,
-    embeddings: KotaeEmbeddings,
+    view: VectorView,
     texts: Sequence[str],
-    progress: Progress | None = None,
-) -> tuple[list[list[float]], list[dict[str, object]]]:
-    """Passage vectors for `texts`, computing only those the cache lacks.
+    fresh: dict[str, bytes],
+) -> tuple[list[np.ndarray], list[str]]:
+    """Passage vectors of one view for `texts`, computing only those neither the cache nor `fresh`
+    (this sync's new vectors, hash -> float32 bytes) holds. Returns (vectors, hashes computed now).
 
-    Returns (vectors, new cache rows). The rows are written by the caller at the end, so no write
-    lock is held while the model runs (SQLite has one writer).
+    New vectors go into `fresh`; the caller writes them to the cache at the end, so no write lock
+    is held while a model runs (SQLite has one writer).
     """
     hashes = [content_hash(t) for t in texts]
-    model = embeddings.model_id
-    known: dict[str, list[float]] = {}
-    unique = list(dict.fromkeys(hashes))
-    for start in range(0, len(unique), 500):
-        chunk = unique[start : start + 500]
+    known: dict[str, np.ndarray] = {h: np.frombuffer(fresh[h], dtype=np.float32) for h in hashes if h in fresh}
+    unique = [h for h in dict.fromkeys(hashes) if h not in known]
+    for start in range(0, len(unique), _CACHE_LOOKUP):
+        chunk = unique[start : start + _CACHE_LOOKUP]
         for row in session.execute(
             select(EmbeddingCache.text_hash, EmbeddingCache.vector).where(
-                EmbeddingCache.model == model, EmbeddingCache.text_hash.in_(chunk)
+                EmbeddingCache.model == view.key, EmbeddingCache.text_hash.in_(chunk)
             )
         ):
-            known[row.text_hash] = np.frombuffer(row.vector, dtype=np.float32).tolist()
+            known[row.text_hash] = np.frombuffer(row.vector, dtype=np.float32)
     missing = [(h, t) for h, t in dict(zip(hashes, texts, strict=True)).items() if h not in known]
-    rows: list[dict[str, object]] = []
-    done = len(texts) - len(missing)
-    if progress:
-        progress(done, len(texts))
-    for start in range(0, len(missing), 64):
-        batch = missing[start : start + 64]
-        vectors = embeddings.embed_documents([t for _, t in batch])
-        for (h, _), vector in zip(batch, vectors, strict=True):
-            known[h] = vector
-            rows.append({"model": model, "text_hash": h, "vector": np.asarray(vector, np.float32).tobytes()})
-        done += len(batch)
-        if progress:
-            progress(done, len(texts))
-    return [known[h] for h in hashes], rows
+    if missing:
+        for (h, _), vector in zip(missing, view.embed_passages([t for _, t in missing]), strict=True):
+            known[h] = np.asarray(vector, dtype=np.float32)
+            fresh[h] = known[h].tobytes()
+    return [known[h] for h in hashes], [h for h, _ in missing]
 
 
 def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, object]]) -> None:
@@ -86,34 +87,54 @@ def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, object]])
                 session.merge(EmbeddingCache(**row))
             session.flush()
             return
-    session.execute(insert(EmbeddingCache).values(rows).on_conflict_do_nothing())
+    for start in range(0, len(rows), _CACHE_LOOKUP):  # 3 values a row: bounded statements
+        session.execute(insert(EmbeddingCache).values(rows[start : start + _CACHE_LOOKUP]).on_conflict_do_nothing())
 
 
 def sync_vectors(
     session: Session,
     workspace: Workspace,
-    embeddings: KotaeEmbeddings,
     index: VectorIndex,
     progress: Progress | None = None,
 ) -> SyncResult:
-    entries = list(session.scalars(select(Entry).where(Entry.workspace_id == workspace.id)))
-    held = index.indexed(workspace.name)
-    wanted = {e.id: e for e in entries}
-    stale = [i for i in held if i not in wanted]
-    todo = [e for e in entries if held.get(e.id) != e.content_hash]
+    entries = list(session.scalars(select(Entry).where(Entry.workspace_id == workspace.id).order_by(Entry.id)))
+    wanted = {e.id for e in entries}
+    plans: list[tuple[VectorView, list[Entry], list[str]]] = []
+    for name in index.distinct_views():
+        held = index.indexed(workspace.name, name)
+        stale = [i for i in held if i not in wanted]
+        todo = [e for e in entries if held.get(e.id) != e.content_hash]
+        plans.append((index.views[name], todo, stale))
 
-    texts = [passage_text(e.question, e.answer) for e in todo]
-    vectors, cache_rows = embed_cached(session, embeddings, texts, progress)
-    for start in range(0, len(todo), _BATCH):
-        batch = todo[start : start + _BATCH]
-        index.upsert(
-            workspace.name,
-            [e.id for e in batch],
-            vectors[start : start + _BATCH],
-            [{"content_hash": e.content_hash, "product": e.product or "", "language": e.language} for e in batch],
-        )
-    index.delete(workspace.name, stale)
+    total = sum(len(todo) for _, todo, _ in plans)
+    done = 0
+    if progress:
+        progress(0, total)
+    upserted: set[str] = set()
+    removed: set[str] = set()
+    computed: set[str] = set()
+    by_view: dict[str, int] = {}
+    cache_rows: list[dict[str, object]] = []
+    for view, todo, stale in plans:
+        fresh: dict[str, bytes] = {}
+        for start in range(0, len(todo), _BATCH):
+            batch = todo[start : start + _BATCH]
+            vectors, new = embed_cached(session, view, [view_text(view, e) for e in batch], fresh)
+            computed.update(new)
+            index.upsert(
+                workspace.name,
+                [e.id for e in batch],
+                vectors,
+                [{"content_hash": e.content_hash, "product": e.product or "", "language": e.language} for e in batch],
+                view=view.name,
+            )
+            upserted.update(e.id for e in batch)
+            done += len(batch)
+            if progress:
+                progress(done, total)
+        index.delete(workspace.name, stale, view=view.name)
+        removed.update(stale)
+        by_view[view.name] = len(fresh)
+        cache_rows.extend({"model": view.key, "text_hash": h, "vector": v} for h, v in fresh.items())
     _insert_ignoring_duplicates(session, cache_rows)
-    if progress and not todo:
-        progress(0, 0)
-    return SyncResult(len(todo), len(stale), len(cache_rows), len(todo) - len(cache_rows))
+    return SyncResult(len(upserted), len(removed), len(computed), len(upserted) - len(computed), by_view)

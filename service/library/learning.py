@@ -19,9 +19,13 @@ from service.knowledge_base.text import content_hash, passage_text
 from service.questionnaires import Item, Questionnaire
 
 
+def _review_source_name(questionnaire: Questionnaire) -> str:
+    return f"review #{questionnaire.id}: {questionnaire.name}"
+
+
 def _review_source(session: Session, questionnaire: Questionnaire) -> Source:
     """The knowledge-base source that holds one questionnaire's approved answers."""
-    name = f"review #{questionnaire.id}: {questionnaire.name}"
+    name = _review_source_name(questionnaire)
     source = session.scalar(
         select(Source).where(Source.workspace_id == questionnaire.workspace_id, Source.name == name)
     )
@@ -109,7 +113,14 @@ def learn(session: Session, item: Item, user: User) -> Entry | None:
 
 def unlearn(session: Session, item: Item) -> None:
     """A rejected (or sent-to-expert) answer no longer speaks for the vendor."""
-    source = _review_source(session, item.questionnaire)
+    questionnaire = item.questionnaire
+    source = session.scalar(
+        select(Source).where(
+            Source.workspace_id == questionnaire.workspace_id, Source.name == _review_source_name(questionnaire)
+        )
+    )
+    if source is None:
+        return  # nothing of this questionnaire was ever learned: no empty source is made
     removed = session.execute(delete(Entry).where(Entry.id == _item_entry_id(session, item, source))).rowcount
     if removed:
         bump_revision(session, item.questionnaire.workspace_id)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.db import Base
@@ -36,6 +36,7 @@ class Questionnaire(Base):
     error: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    due_date: Mapped[date | None] = mapped_column(Date, nullable=True)  # when the customer wants it back
 
     items: Mapped[list[Item]] = relationship(
         back_populates="questionnaire", cascade="all, delete-orphan", order_by="Item.position"
@@ -50,6 +51,7 @@ class Item(Base):
     position: Mapped[int] = mapped_column(Integer)
     ref: Mapped[str] = mapped_column(String(300))
     question: Mapped[str] = mapped_column(Text)
+    section: Mapped[str] = mapped_column(String(300), default="")  # the sheet's category heading, if any
     language: Mapped[str] = mapped_column(String(8))
     product: Mapped[str | None] = mapped_column(String(200), nullable=True)
     # Where the answer goes in the customer's file (0-based columns), for write-back.
@@ -63,6 +65,7 @@ class Item(Base):
     draft_choice: Mapped[str | None] = mapped_column(String(20), nullable=True)
     draft_answer: Mapped[str] = mapped_column(Text, default="")
     confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    confidence_source: Mapped[str] = mapped_column(String(300), default="")  # which calibration gave it
     drafter: Mapped[str] = mapped_column(String(30), default="")
     citations: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     flags: Mapped[list[str]] = mapped_column(JSON, default=list)  # e.g. llm_fallback, needs_translation

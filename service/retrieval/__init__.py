@@ -2,6 +2,8 @@
 
 Public surface: `Retriever(settings, embeddings, vectors, corpus).search(session, workspace, text, k, product)`
 -> list[SearchHit]; `Corpus` and `LexicalRow` (what a store provides); `product_matches`; `tokenize`.
+The dense side searches one or more vector views per query language (settings `dense_views_ja`,
+`dense_views_en`; see service/embeddings/views.py), each a ranking of its own in the fusion.
 """
 
 from service.retrieval.corpus import Corpus, LexicalRow, product_matches

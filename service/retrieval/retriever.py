@@ -1,4 +1,8 @@
-"""Hybrid search: dense (vector index) and lexical (BM25) rankings fused by RRF.
+"""Hybrid search: dense rankings (one per vector view) and a lexical (BM25) one, fused by RRF.
+
+Which views a query searches depends on its language (settings `dense_views_ja`,
+`dense_views_en`): measured on the seeds, English questions find Japanese rows best through
+symmetric e5 plus multilingual USE, Japanese ones through asymmetric e5 plus BM25.
 
 The retriever reads the stored documents through a `Corpus` (the knowledge base provides one),
 so retrieval depends on no storage model and the knowledge base can depend on retrieval.
@@ -7,15 +11,16 @@ so retrieval depends on no storage model and the knowledge base can depend on re
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session
 
-from service.embeddings import KotaeEmbeddings
+from service.embeddings import KotaeEmbeddings, VectorView
 from service.ingest.text import detect_language
 from service.retrieval.corpus import Corpus, product_matches
+from service.retrieval.dense import DenseRanking, dense_rankings, main_view
 from service.retrieval.fusion import rrf
 from service.retrieval.lexical import LexicalIndex
 from service.settings import Settings
@@ -26,15 +31,21 @@ from service.vector_store import VectorIndex
 class SearchHit:
     entry: Any  # the corpus's document: a knowledge-base Entry
     score: float  # fused RRF score: comparable within one query only
-    dense_similarity: float | None  # cosine similarity of the e5 vectors
+    # Cosine between the query and the entry in the query's main view: the first e5 view of its
+    # language's list (asymmetric "query:"/"passage:" e5 for Japanese questions, symmetric
+    # "query:"/"query:" e5 for English ones, by default). Exact even when that view did not rank it.
+    dense_similarity: float | None
     lexical_score: float | None  # BM25 score
-    dense_rank: int | None
+    dense_rank: int | None  # rank in the main view
     lexical_rank: int | None
+    view_ranks: dict[str, int] = field(default_factory=dict)  # rank per view that ranked the entry
+    view_similarities: dict[str, float] = field(default_factory=dict)  # cosine per view that ranked it
 
 
 @dataclass
 class _LexicalState:
     revision: int
+    tokenizer: str
     index: LexicalIndex
     products: list[str | None]
 
@@ -42,21 +53,23 @@ class _LexicalState:
 class Retriever:
     def __init__(self, settings: Settings, embeddings: KotaeEmbeddings, vectors: VectorIndex, corpus: Corpus) -> None:
         self._settings = settings
-        self._embeddings = embeddings
+        self._embeddings = embeddings  # the main model; the views hold every model they need
         self._vectors = vectors
         self._corpus = corpus
         self._lexical: dict[int, _LexicalState] = {}
         self._lock = threading.Lock()
 
     def _lexical_index(self, session: Session, workspace_id: int, revision: int) -> _LexicalState:
+        tokenizer = self._settings.lexical_tokenizer
         with self._lock:
             state = self._lexical.get(workspace_id)
-            if state is not None and state.revision == revision:
+            if state is not None and state.revision == revision and state.tokenizer == tokenizer:
                 return state
         rows = self._corpus.lexical_rows(session, workspace_id)
         state = _LexicalState(
             revision,
-            LexicalIndex([r.id for r in rows], [r.text for r in rows]),
+            tokenizer,
+            LexicalIndex([r.id for r in rows], [r.text for r in rows], tokenizer),
             [r.product for r in rows],
         )
         with self._lock:
@@ -67,6 +80,31 @@ class Retriever:
         if language == "ja":
             return self._settings.lexical_weight_ja
         return self._settings.lexical_weight_en
+
+    def views_for(self, language: str) -> list[VectorView]:
+        """The views a query in `language` searches (the settings name them, the index keeps them)."""
+        names = self._settings.dense_views_ja if language == "ja" else self._settings.dense_views_en
+        missing = [n for n in names if n not in self._vectors.views]
+        if missing or not names:
+            raise ValueError(f"dense views {missing or names} are not kept by the vector index")
+        return [self._vectors.views[n] for n in names]
+
+    def _lexical_ranking(
+        self, session: Session, workspace_id: int, revision: int, text: str, pool: int, product: str | None
+    ) -> tuple[dict[str, int], dict[str, float]]:
+        state = self._lexical_index(session, workspace_id, revision)
+        scores = state.index.scores(text)
+        ranks: dict[str, int] = {}
+        found: dict[str, float] = {}
+        # Stable sort on a descending score keeps equal scores in id order: deterministic.
+        for i in np.argsort(-scores, kind="stable"):
+            if scores[i] <= 0 or len(ranks) >= pool:
+                break
+            if product and not product_matches(state.products[i], product):
+                continue
+            ranks[state.index.ids[i]] = len(ranks) + 1
+            found[state.index.ids[i]] = float(scores[i])
+        return ranks, found
 
     def search(
         self,
@@ -82,63 +120,66 @@ class Retriever:
             return []
         workspace_id, revision = found
         pool = max(self._settings.candidate_pool, k * 4) * (3 if product else 1)
-
-        dense = self._vectors.query(workspace, self._embeddings.embed_query(text), pool)
-        dense_sim = {h.entry_id: h.similarity for h in dense}
-        dense_ids = [h.entry_id for h in dense]
-
-        lexical_ids: list[str] = []
-        lexical_scores: dict[str, float] = {}
         language = detect_language(text)
-        weight = self.lexical_weight(language)
-        if weight > 0:
-            state = self._lexical_index(session, workspace_id, revision)
-            scores = state.index.scores(text)
-            # Stable sort on a descending score keeps equal scores in id order: deterministic.
-            order = np.argsort(-scores, kind="stable")
-            for i in order:
-                if scores[i] <= 0 or len(lexical_ids) >= pool:
-                    break
-                if product and not product_matches(state.products[i], product):
-                    continue
-                lexical_ids.append(state.index.ids[i])
-                lexical_scores[state.index.ids[i]] = float(scores[i])
+        views = self.views_for(language)
+        main = main_view(views)
+        rankings = dense_rankings(self._vectors, workspace, views, text, pool)
+        primary = next(r for r in rankings if r.view == main.name)
 
-        dense_rank = {entry_id: i for i, entry_id in enumerate(dense_ids, start=1)}
-        lexical_rank = {entry_id: i for i, entry_id in enumerate(lexical_ids, start=1)}
+        weight = self.lexical_weight(language)
+        lexical_rank, lexical_scores = (
+            self._lexical_ranking(session, workspace_id, revision, text, pool, product) if weight > 0 else ({}, {})
+        )
         # BM25 cannot match an entry written in another language; rather than count that as a
-        # miss, such an entry takes its dense rank on the lexical side too.
+        # miss, such an entry takes its main dense rank on the lexical side too.
         fused_lexical = dict(lexical_rank)
-        for hit in dense:
-            if hit.language and language in ("ja", "en") and hit.language != language:
-                fused_lexical.setdefault(hit.entry_id, dense_rank[hit.entry_id])
+        languages = {i: lang for r in rankings for i, lang in r.language.items()}
+        for entry_id, rank in primary.ranks.items():
+            if languages.get(entry_id) and language in ("ja", "en") and languages[entry_id] != language:
+                fused_lexical.setdefault(entry_id, rank)
         fused = rrf(
-            {"dense": (self._settings.dense_weight, dense_rank), "lexical": (weight, fused_lexical)},
+            {
+                **{f"dense:{r.view}": (self._settings.dense_weight, r.ranks) for r in rankings},
+                "lexical": (weight, fused_lexical),
+            },
             k=self._settings.rrf_k,
+            tie_break=primary.similarity if self._settings.rrf_tie_break == "cosine" else None,
         )
         candidate_ids = [entry_id for entry_id, _ in fused]
         entries = self._corpus.fetch(session, workspace_id, candidate_ids[: pool * 2])
         if product:
             fused = [(i, s) for i, s in fused if i in entries and product_matches(entries[i].product, product)]
         fused = _newest_first_for_same_question(fused, entries)
-        hits: list[SearchHit] = []
-        for entry_id, score in fused:
-            entry = entries.get(entry_id)  # vectors of entries deleted since are simply skipped
-            if entry is None:
-                continue
-            hits.append(
-                SearchHit(
-                    entry=entry,
-                    score=score,
-                    dense_similarity=dense_sim.get(entry_id),
-                    lexical_score=lexical_scores.get(entry_id),
-                    dense_rank=dense_rank.get(entry_id),
-                    lexical_rank=lexical_rank.get(entry_id),
-                )
+        chosen = [(entries[i], s) for i, s in fused if i in entries][:k]  # vectors of deleted entries are skipped
+        return self._hits(workspace, chosen, rankings, primary, lexical_rank, lexical_scores)
+
+    def _hits(
+        self,
+        workspace: str,
+        chosen: list[tuple[Any, float]],
+        rankings: list[DenseRanking],
+        primary: DenseRanking,
+        lexical_rank: dict[str, int],
+        lexical_scores: dict[str, float],
+    ) -> list[SearchHit]:
+        similarity = dict(primary.similarity)
+        outside = [entry.id for entry, _ in chosen if entry.id not in similarity]
+        # An entry found by another view or by BM25 still gets its cosine in the main view: the
+        # drafting confidence reads it.
+        similarity.update(self._vectors.similarities(workspace, primary.query, outside, view=primary.view))
+        return [
+            SearchHit(
+                entry=entry,
+                score=score,
+                dense_similarity=similarity.get(entry.id),
+                lexical_score=lexical_scores.get(entry.id),
+                dense_rank=primary.ranks.get(entry.id),
+                lexical_rank=lexical_rank.get(entry.id),
+                view_ranks={r.view: r.ranks[entry.id] for r in rankings if entry.id in r.ranks},
+                view_similarities={r.view: r.similarity[entry.id] for r in rankings if entry.id in r.similarity},
             )
-            if len(hits) >= k:
-                break
-        return hits
+            for entry, score in chosen
+        ]
 
 
 def _newest_first_for_same_question(fused: list[tuple[str, float]], entries: dict[str, Any]) -> list[tuple[str, float]]:

@@ -4,8 +4,10 @@ Public surface: `accept`, `edit`, `reject`, `needs_expert`, `assign`, `bulk_acce
 `add_comment`, `comments`, `snapshot`; errors `ReviewError`, `InvalidTransition`, `StaleVersion`.
 """
 
+from service.review import desk
 from service.review.comments import add_comment, comments
-from service.review.models import ItemComment
+from service.review.desk import BatchNotFound, UndoClosed
+from service.review.models import BulkBatch, ItemComment
 from service.review.transitions import (
     InvalidTransition,
     ReviewError,
@@ -20,6 +22,10 @@ from service.review.transitions import (
 )
 
 __all__ = [
+    "BatchNotFound",
+    "BulkBatch",
+    "UndoClosed",
+    "desk",
     "InvalidTransition",
     "ItemComment",
     "ReviewError",

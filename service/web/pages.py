@@ -9,7 +9,7 @@ from fastapi.templating import Jinja2Templates
 
 from service.accounts import has_role, role_in, workspaces_of
 from service.accounts.models import User
-from service.api.deps import DB, questionnaire_for
+from service.api.deps import DB, questionnaire_for, session_user
 from service.knowledge_base import Workspace
 
 HERE = Path(__file__).resolve().parent
@@ -19,9 +19,7 @@ router = APIRouter(include_in_schema=False)
 
 
 def _user(request: Request, db: DB) -> User | None:
-    user_id = request.session.get("user_id")
-    user = db.get(User, user_id) if user_id else None
-    return user if user is not None and user.is_active else None
+    return session_user(request, db)
 
 
 def _page(request: Request, db: DB, template: str, user: User, workspace: str | None, **context: object) -> Response:
@@ -63,6 +61,15 @@ def knowledge_base(request: Request, db: DB, ws: str | None = None) -> Response:
     if user is None:
         return RedirectResponse("/login", status_code=303)
     return _page(request, db, "kb.html", user, ws)
+
+
+@router.get("/admin", response_class=HTMLResponse)
+def admin(request: Request, db: DB, ws: str | None = None) -> Response:
+    """Members and roles, the user's API tokens, and (for admins) the workspace's activity."""
+    user = _user(request, db)
+    if user is None:
+        return RedirectResponse("/login", status_code=303)
+    return _page(request, db, "admin.html", user, ws)
 
 
 def _questionnaire_page(request: Request, db: DB, questionnaire_id: int, template: str) -> Response:

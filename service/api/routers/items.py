@@ -63,13 +63,16 @@ def assign(item: ItemReviewer, body: AssignIn, user: CurrentUser, db: DB) -> Ite
 
 @router.post("/comments", response_model=CommentOut, status_code=201)
 def comment(item: ItemReviewer, body: CommentIn, user: CurrentUser, db: DB) -> CommentOut:
-    c = review.add_comment(db, item, user, body.text)
+    """Add a comment; `@email` (or `@name` when only one member's email starts so) mentions a member."""
+    c, mentioned = review.desk.comment(db, item, user, body.text)
     db.commit()
-    return CommentOut(id=c.id, user=user.email, text=c.text, created_at=c.created_at)
+    return CommentOut(id=c.id, user=user.email, text=c.text, created_at=c.created_at, mentions=mentioned)
 
 
 @router.get("/comments", response_model=list[CommentOut])
 def get_comments(item: ItemViewer, db: DB) -> list[CommentOut]:
+    """The item's comments, oldest first, with the members each mentions."""
     return [
-        CommentOut(id=c.id, user=email, text=c.text, created_at=c.created_at) for c, email in review.comments(db, item)
+        CommentOut(id=c.id, user=email, text=c.text, created_at=c.created_at, mentions=mentioned)
+        for c, email, mentioned in review.desk.thread(db, item)
     ]

@@ -8,7 +8,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from service import audit, review
+from service import audit
+from service.accounts import user_by_email
 from service.api.deps import (
     DB,
     KB,
@@ -20,11 +21,12 @@ from service.api.deps import (
     WorkspaceViewer,
 )
 from service.api.presenters import item_out, questionnaire_out
-from service.api.schemas import AuditOut, BulkAcceptIn, BulkAcceptOut, ItemOut, QuestionnaireOut
+from service.api.schemas import AuditOut, BulkAcceptIn, BulkAcceptOut, ExportSummaryOut, ItemOut, QuestionnaireOut
 from service.api.uploads import read_upload
 from service.export import export_questionnaire
 from service.knowledge_base import Workspace
-from service.questionnaires import create_questionnaire, list_items, questionnaires_of
+from service.questionnaires import create_questionnaire, questionnaires_of
+from service.review import desk
 
 router = APIRouter(tags=["questionnaires"])
 
@@ -46,6 +48,7 @@ async def upload_questionnaire(
     name, data = await read_upload(file, kb.limits.max_file_bytes)
     # Parsing is CPU work: off the event loop, so other requests keep being answered.
     q = await run_in_threadpool(create_questionnaire, db, ws, name, data, user, product, kb.limits)
+    desk.set_sections(db, q, await run_in_threadpool(desk.read_sections, name, data, kb.limits))
     db.commit()
     jobs.draft(q.id)
     return questionnaire_out(db, q)
@@ -64,21 +67,50 @@ def get_questionnaire(q: QuestionnaireViewer, db: DB) -> QuestionnaireOut:
 @router.get("/questionnaires/{questionnaire_id}/items", response_model=list[ItemOut])
 def get_items(
     q: QuestionnaireViewer,
+    user: CurrentUser,
     db: DB,
-    status: str | None = None,
+    status: Annotated[str | None, Query(description="An item status, or `open`: waiting for a person.")] = None,
     min_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
+    assigned: Annotated[str | None, Query(description="`me`, or a member's email.")] = None,
+    flag: Annotated[str | None, Query(description="Only drafts carrying this flag.")] = None,
+    band: Annotated[Literal["high", "medium", "low", "none"] | None, Query(description="Confidence band.")] = None,
+    section: Annotated[str | None, Query(description="The section heading as the items show it.")] = None,
+    mentions: Annotated[Literal["me"] | None, Query(description="Items whose comments mention me.")] = None,
 ) -> list[ItemOut]:
-    return [item_out(db, i) for i in list_items(db, q, status, min_confidence)]
+    """The questionnaire's items in order, filtered by every filter given."""
+    assignee = user if assigned == "me" else user_by_email(db, assigned) if assigned else None
+    if assigned and assignee is None:
+        return []  # nobody by that email: nothing is assigned to them (and no account's existence leaks)
+    items = desk.filter_items(
+        db,
+        q,
+        status=status,
+        flag=flag,
+        confidence_band=band,
+        section=section,
+        assignee_id=assignee.id if assignee else None,
+        mentioning=user.id if mentions else None,
+        min_confidence=min_confidence,
+    )
+    return [item_out(db, i) for i in items]
 
 
 @router.post("/questionnaires/{questionnaire_id}/bulk-accept", response_model=BulkAcceptOut, tags=["review"])
 def bulk_accept(
     q: QuestionnaireReviewer, body: BulkAcceptIn, jobs: JobRunner, user: CurrentUser, db: DB
 ) -> BulkAcceptOut:
-    accepted = review.bulk_accept(db, q, user, body.min_confidence)
+    """Accept the unflagged drafts at or above the confidence (only the previewed ones, at the versions
+    seen, when `items` is given). Undo it for a while with the returned batch id."""
+    expected = {i.id: i.version for i in body.items} if body.items is not None else None
+    batch, accepted = desk.bulk_accept(db, q, user, body.min_confidence, expected)
     db.commit()
     jobs.sync(db.get(Workspace, q.workspace_id).name)
-    return BulkAcceptOut(accepted=len(accepted))
+    return BulkAcceptOut(
+        accepted=len(accepted),
+        batch_id=batch.id,
+        item_ids=[i.id for i in accepted],
+        undo_until=desk.undo_until(batch),
+    )
 
 
 def attachment(filename: str) -> str:
@@ -94,21 +126,36 @@ def export(
     db: DB,
     format: Literal["original", "json", "csv"] = "original",  # noqa: A002 - the query parameter's name
     include: Literal["approved", "all"] = "approved",
+    cite: Annotated[bool, Query(description="Name the cited past sheets in the file's notes column.")] = False,
 ) -> Response:
-    """The answered questionnaire: the customer's own file filled in, or JSON, or CSV."""
-    exported = export_questionnaire(q, format, include_all=include == "all")
+    """The answered questionnaire: the customer's own file filled in, or JSON, or CSV.
+
+    Answers only by default (no review marks, no past sheets' names); X-Exported-Rows and
+    X-Blank-Rows say how many questions got an answer and how many were left blank.
+    """
+    exported = export_questionnaire(q, format, include_all=include == "all", cite=cite)
     audit.record(
         db,
         q.workspace_id,
         "questionnaire.export",
         user,
         questionnaire_id=q.id,
-        after={"format": format, "include": include},
+        after={"format": format, "include": include, "cite": cite, "rows": exported.rows, "blank": exported.blank},
     )
     db.commit()
-    return Response(
-        exported.content, media_type=exported.media_type, headers={"Content-Disposition": attachment(exported.filename)}
-    )
+    headers = {
+        "Content-Disposition": attachment(exported.filename),
+        "X-Exported-Rows": str(exported.rows),
+        "X-Blank-Rows": str(exported.blank),
+    }
+    return Response(exported.content, media_type=exported.media_type, headers=headers)
+
+
+@router.get("/questionnaires/{questionnaire_id}/export/summary", response_model=ExportSummaryOut)
+def export_summary(q: QuestionnaireReviewer, db: DB) -> ExportSummaryOut:
+    """What an approved-only export would hold: rows answered, rows left blank, items not approved."""
+    s = desk.export_summary(db, q)
+    return ExportSummaryOut(total=s.total, approved=s.approved, blank=s.blank, unapproved=s.unapproved, counts=s.counts)
 
 
 @router.get("/questionnaires/{questionnaire_id}/audit", response_model=list[AuditOut])

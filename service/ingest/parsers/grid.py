@@ -21,6 +21,7 @@ def document_from_grids(
     doc = ParsedDocument(file=file, kind="table")
     without_table: list[str] = []
     for sheet, grid in grids:
+        _check_width(file, sheet, grid, limits)
         result = read_grid(
             grid,
             sheet=sheet,
@@ -52,3 +53,16 @@ def document_from_grids(
     for sheet in named:
         doc.warnings.append(f"sheet '{sheet}': no question table found, sheet skipped")
     return doc
+
+
+def _check_width(file: str, sheet: str | None, grid: Sequence[Row], limits: Limits) -> None:
+    """A value further right than max_columns is refused (trailing empty cells are harmless)."""
+    for rownum, cells in grid:
+        if len(cells) > limits.max_columns and any(cells[limits.max_columns :]):
+            column = max(i for i, v in enumerate(cells) if v) + 1
+            raise IngestError(
+                file,
+                f"a value is in column {column}; the limit is {limits.max_columns} columns (max_columns)",
+                sheet=sheet,
+                row=rownum,
+            )

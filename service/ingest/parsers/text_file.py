@@ -11,46 +11,62 @@ from service.ingest.parsers.grid import document_from_grids
 from service.ingest.table import Row
 from service.ingest.text import clean_cell, detect_language, find_dates, labelled_date
 
-_MD_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
+# One cell of a markdown rule line ("---", ":---:"); matched against a single stripped cell, so
+# there is nothing to backtrack over. (The one-regex version of the whole line,
+# r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$", has two adjacent \s* and took 30 s on
+# one 32k-character line of spaces.)
+_RULE_CELL = re.compile(r":?-{3,}:?")
 _PIPE_SPLIT = re.compile(r"(?<!\\)\|")
+
+
+def is_rule_line(line: str) -> bool:
+    """'|---|:---:|', '--- | ---' or '---': the line under a markdown table's header."""
+    body = line.strip()
+    if body.startswith("|"):
+        body = body[1:]
+    if body.endswith("|"):
+        body = body[:-1]
+    return all(_RULE_CELL.fullmatch(cell.strip()) for cell in body.split("|"))
 
 
 def markdown_rows(lines: list[str]) -> list[Row]:
     """Markdown table rows as cells; a row whose text runs onto the next lines is joined back."""
     rows: list[Row] = []
-    pending: tuple[int, str] | None = None
+    # The row being read: its first line number and its pieces, joined once complete (joining at
+    # every line would copy the row again and again: quadratic on a row that never closes).
+    start = 0
+    pieces: list[str] = []
 
     def flush() -> None:
-        nonlocal pending
-        if pending is not None:
-            start, text = pending
-            body = text.strip()
+        if pieces:
+            body = " ".join(pieces)
             if body.startswith("|"):
                 body = body[1:]
             if body.endswith("|"):
                 body = body[:-1]
             rows.append((start, [clean_cell(c.replace("\\|", "|")) for c in _PIPE_SPLIT.split(body)]))
-            pending = None
+            pieces.clear()
 
     for number, line in enumerate(lines, start=1):
         stripped = line.strip()
-        if pending is not None and not pending[1].rstrip().endswith("|"):
+        if pieces and not pieces[-1].endswith("|"):
             # The row broke in the middle of a cell: everything up to the closing pipe belongs to it.
             if stripped:
-                pending = (pending[0], pending[1] + " " + stripped)
+                pieces.append(stripped)
             continue
         if not stripped:
             flush()
             continue
-        if _MD_SEPARATOR.match(stripped) and "-" in stripped:
+        if "-" in stripped and is_rule_line(stripped):
             flush()
             continue
         if stripped.startswith("|"):
             flush()
-            pending = (number, stripped)
-        elif pending is not None and "|" in stripped:
+            start = number
+            pieces.append(stripped)
+        elif pieces and "|" in stripped:
             # "有無/設定状況 | 有 | |": the rest of the previous row, which closed too early.
-            pending = (pending[0], pending[1] + " " + stripped)
+            pieces.append(stripped)
         else:
             flush()
             rows.append((number, [clean_cell(stripped)]))
@@ -84,8 +100,25 @@ _BULLET = re.compile(r"^\s*([-*•・●○◆■□]|\d{1,2}[.)）])\s*")
 _HISTORY = re.compile(
     r"^(改訂履歴|変更履歴|更新履歴|版数管理|revision history|change ?log|document history)\b", re.IGNORECASE
 )
-_CJK_END = re.compile(r"[\u3040-\u30ff\u3400-\u9fffA-Za-z0-9]$")
-_CJK_START = re.compile(r"^[\u3040-\u30ff\u3400-\u9fff)）」、。]")
+# Tested on one character only (the last of a paragraph, the first of a line): a `$`-anchored
+# search would scan the whole, growing paragraph at every line.
+_CJK_END = re.compile(r"[\u3040-\u30ff\u3400-\u9fffA-Za-z0-9]")
+_CJK_START = re.compile(r"[\u3040-\u30ff\u3400-\u9fff)）」、。]")
+
+
+class _Paragraph:
+    """A paragraph's lines, joined once at the end (joining as lines arrive copies it each time)."""
+
+    def __init__(self, line: str) -> None:
+        self.parts = [line]
+        self.length = len(line)
+
+    def add(self, line: str) -> None:
+        self.parts.append(line)
+        self.length += len(line)
+
+    def text(self) -> str:
+        return "".join(self.parts)
 
 
 def _is_heading(line: str) -> tuple[str | None, str] | None:
@@ -104,7 +137,7 @@ def parse_prose(file: str, lines: list[str], limits: Limits) -> ParsedDocument:
     """A policy document: one entry per numbered (or markdown) section, citable as evidence."""
     doc = ParsedDocument(file=file, kind="prose")
     preamble: list[str] = []
-    sections: list[tuple[str | None, str, int, list[str]]] = []  # (number, title, line, body)
+    sections: list[tuple[str | None, str, int, list[_Paragraph]]] = []  # (number, title, line, body)
     in_history = False
     history_dates = []
     for number, raw in enumerate(lines, start=1):
@@ -132,15 +165,15 @@ def parse_prose(file: str, lines: list[str], limits: Limits) -> ParsedDocument:
         # A sentence broken by a page or line wrap: a long line running on into a long one.
         wrapped = (
             body
-            and len(body[-1]) >= 30
+            and body[-1].length >= 30
             and (len(line) >= 20 or "、" in line or "。" in line)
-            and _CJK_END.search(body[-1])
-            and _CJK_START.search(line)
+            and _CJK_END.match(body[-1].parts[-1][-1])
+            and _CJK_START.match(line)
         )
         if wrapped and not _BULLET.match(line):
-            body[-1] += line
+            body[-1].add(line)
         else:
-            body.append(line)
+            body.append(_Paragraph(line))
 
     doc.title = preamble[0][:200] if preamble else ""
     doc.sheet_date = next((d for d in map(labelled_date, preamble) if d), None)
@@ -160,7 +193,7 @@ def parse_prose(file: str, lines: list[str], limits: Limits) -> ParsedDocument:
                 prefix = ".".join(parts[:depth])
                 if prefix in parents:
                     path.append(f"{prefix} {parents[prefix]}")
-        answer = "\n".join(body)
+        answer = "\n".join(p.text() for p in body)
         doc.items.append(
             ParsedItem(
                 sheet=None,

@@ -1,4 +1,8 @@
-"""Excel workbooks (openpyxl): every sheet, header anywhere near the top, merged cells."""
+"""Excel workbooks: every visible sheet, header anywhere near the top, merged cells, drop-down lists.
+
+The workbook is read as a bounded stream (xlsx_reader): only cells holding a value are kept, and
+a sheet is turned into a grid only once its used range is known to fit the limits.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,13 @@ import io
 import zipfile
 
 import msoffcrypto
-import openpyxl
-from openpyxl.worksheet.worksheet import Worksheet
 
+from service.ingest.archive import open_archive
 from service.ingest.choices import normalize_choice
 from service.ingest.limits import Limits
 from service.ingest.model import IngestError, ParsedDocument
 from service.ingest.parsers.grid import document_from_grids
+from service.ingest.parsers.xlsx_reader import Sheet, list_values, read_book, read_sheet, sqref_columns
 from service.ingest.table import Row
 from service.ingest.text import clean_cell
 
@@ -30,61 +34,60 @@ def _check_container(file: str, data: bytes) -> None:
     raise IngestError(file, "not a valid .xlsx workbook (the file is damaged or is not an Excel file)")
 
 
-def load_workbook(file: str, data: bytes, *, data_only: bool = True) -> openpyxl.Workbook:
-    _check_container(file, data)
-    try:
-        return openpyxl.load_workbook(io.BytesIO(data), data_only=data_only)
-    except Exception as exc:  # openpyxl raises many types for damaged parts
-        raise IngestError(file, f"not a valid .xlsx workbook ({type(exc).__name__}: {exc})") from exc
-
-
-def sheet_rows(file: str, ws: Worksheet, limits: Limits) -> list[Row]:
+def sheet_rows(file: str, sheet: Sheet, limits: Limits) -> list[Row]:
     """Rows of cleaned text; a vertically merged cell's value is repeated down its rows."""
-    if ws.max_row > limits.max_rows:
-        raise IngestError(file, f"more than {limits.max_rows} rows", sheet=ws.title)
-    grid: list[list[str]] = [
-        [clean_cell(v) for v in values] for values in ws.iter_rows(min_row=1, min_col=1, values_only=True)
-    ]
-    for merged in ws.merged_cells.ranges:
-        if merged.max_row == merged.min_row:
+    area = sheet.max_row * sheet.max_col
+    if area > limits.max_cells:
+        raise IngestError(
+            file,
+            f"the used range is {sheet.max_row} rows x {sheet.max_col} columns ({area} cells); "
+            f"the limit is {limits.max_cells} cells (max_cells)",
+            sheet=sheet.name,
+        )
+    grid = [[""] * sheet.max_col for _ in range(sheet.max_row)]
+    for r, values in sheet.values.items():
+        row = grid[r - 1]
+        for c, value in values.items():
+            row[c - 1] = clean_cell(value)
+    for min_col, min_row, _, max_row in sheet.merges:
+        if max_row == min_row:
             continue  # horizontal spans stay as they are: the table reader reads them as spans
-        value = grid[merged.min_row - 1][merged.min_col - 1]
-        for r in range(merged.min_row, merged.max_row + 1):
-            grid[r - 1][merged.min_col - 1] = value
+        value = grid[min_row - 1][min_col - 1]
+        for r in range(min_row, max_row + 1):
+            grid[r - 1][min_col - 1] = value
     return [(number, cells) for number, cells in enumerate(grid, start=1)]
 
 
-def _list_values(ws: Worksheet, formula: str) -> list[str]:
+def _list_values(sheet: Sheet, formula: str) -> list[str]:
     """The values a drop-down list offers: inline ("はい,いいえ") or a range on the same sheet."""
     formula = formula.strip()
     if formula.startswith('"'):
         return [v.strip() for v in formula.strip('"').split(",")]
     if "!" in formula or ":" not in formula:
         return []  # another sheet or a named range: not worth resolving for a hint
-    try:
-        cells = ws[formula.replace("$", "")]
-    except ValueError:
-        return []
-    rows = cells if isinstance(cells, tuple) else ((cells,),)
-    return [clean_cell(c.value) for row in rows for c in (row if isinstance(row, tuple) else (row,))]
+    return [clean_cell(v) for v in list_values(sheet, formula.replace("$", ""))]
 
 
-def choice_columns(ws: Worksheet) -> set[int]:
+def choice_columns(sheet: Sheet) -> set[int]:
     """0-based columns whose cells only accept a choice (はい/いいえ/該当なし, Yes/No/N/A)."""
     columns: set[int] = set()
-    for validation in ws.data_validations.dataValidation:
-        if validation.type != "list" or not validation.formula1:
-            continue
-        values = [v for v in _list_values(ws, validation.formula1) if v]
+    for sqref, formula in sheet.validations:
+        values = [v for v in _list_values(sheet, formula) if v]
         if len(values) >= 2 and sum(1 for v in values if normalize_choice(v)) >= len(values) - 1:
-            for cell_range in validation.sqref.ranges:
-                columns.update(range(cell_range.min_col - 1, cell_range.max_col))
+            columns.update(sqref_columns(sqref))
     return columns
 
 
 def parse(file: str, data: bytes, limits: Limits) -> ParsedDocument:
-    wb = load_workbook(file, data)
-    visible = [ws for ws in wb.worksheets if ws.sheet_state == "visible"]
-    grids = [(ws.title, sheet_rows(file, ws, limits)) for ws in visible]
-    choices = {ws.title: choice_columns(ws) for ws in visible}
+    _check_container(file, data)
+    grids: list[tuple[str | None, list[Row]]] = []
+    choices: dict[str | None, set[int]] = {}
+    with open_archive(file, data, limits, "workbook") as archive:
+        book = read_book(file, archive, limits)
+        for info in book.sheets:
+            if not info.visible:
+                continue
+            sheet = read_sheet(file, archive, info, book, limits)
+            grids.append((sheet.name, sheet_rows(file, sheet, limits)))
+            choices[sheet.name] = choice_columns(sheet)
     return document_from_grids(file, grids, row_word="row", limits=limits, choice_columns=choices)
