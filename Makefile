@@ -25,8 +25,9 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check service tests eval
 	$(BIN)/ruff format --check service tests eval
 
+# Three processes, a file each at a time: much of the suite waits on servers, browsers and workers.
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 3 --dist loadfile
 	$(BIN)/kotae eval seeds --gate --out eval/out
 	$(BIN)/kotae eval heldout --gate --out eval/out
 

@@ -59,7 +59,7 @@ class Desk:
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     # Evidence never goes stale here: bulk accept, which skips flagged drafts, has drafts to take.
-    settings = Settings(home=tmp_path_factory.mktemp("desk"), stale_evidence_months=1200)
+    settings = Settings(home=tmp_path_factory.mktemp("desk"), stale_evidence_months=1200, calibration="off")
     ingest_all(KnowledgeBase(settings), "acme", [seed("000")])
     tokens = {}
     with session_scope(settings.resolved_database_url) as session:

@@ -85,7 +85,7 @@ def api_drafts(settings: Settings, path: Path) -> list[dict[str, Any]]:
         )
         assert upload.status_code == 202, upload.text
         qid = upload.json()["id"]
-        deadline = time.time() + 180
+        deadline = time.time() + 600
         while (q := client.get(f"/api/questionnaires/{qid}", headers=auth).json())["status"] not in ("done", "failed"):
             assert time.time() < deadline, "drafting did not finish"
             time.sleep(0.2)

@@ -158,7 +158,7 @@ def api_upload(scaled: Scaled, count: int) -> tuple[TestClient, dict[str, str], 
     return client, headers, response.json()["id"]
 
 
-def wait_done(client: TestClient, headers: dict[str, str], qid: int, timeout: float = 240) -> dict:
+def wait_done(client: TestClient, headers: dict[str, str], qid: int, timeout: float = 600) -> dict:
     deadline = time.time() + timeout
     while time.time() < deadline:
         q = client.get(f"/api/questionnaires/{qid}", headers=headers).json()

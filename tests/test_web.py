@@ -76,7 +76,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     # Evidence never goes stale here, so bulk accept (which skips flagged drafts) has drafts to take.
-    settings = Settings(home=tmp_path_factory.mktemp("web"), stale_evidence_months=1200)
+    settings = Settings(home=tmp_path_factory.mktemp("web"), stale_evidence_months=1200, calibration="off")
     ingest_all(KnowledgeBase(settings), "acme", [seed("000")])
     tokens = {}
     with session_scope(settings.resolved_database_url) as session:
