@@ -109,6 +109,13 @@ class Settings(BaseSettings):
     queue_heartbeat_ms: int = 60_000
     queue_maintenance_chance: int = 1000  # per million queue commands; tests raise it
     drafting_batch_size: int = 10
+    # Crash-safe jobs (service/jobs): a drafting or ingest job holds a lease its runner renews; a job
+    # whose lease ran out is taken for dead and re-queued, a question at most job_max_attempts times.
+    job_lease_seconds: int = Field(default=60, description="A job not renewed for this long is re-queued.")
+    job_max_attempts: int = Field(default=3, description="Attempts per question before it ends failed.")
+
+    # The answer library (service/library): a canonical answer is due for review this long after it was set.
+    library_review_months: int = Field(default=12, description="Default review-by period of a canonical answer.")
 
     # Input limits (service/ingest/limits.py): checked while a file is read, never taken from what
     # the file declares; each refusal names the file, the limit and the value found.

@@ -9,6 +9,7 @@ from service.cli.draft import draft
 from service.cli.eval import eval_app
 from service.cli.ingest import ingest
 from service.cli.kb import kb_app
+from service.cli.library import library_app
 from service.cli.serve import serve, worker
 from service.cli.settings import settings
 from service.cli.users import users_app
@@ -18,6 +19,7 @@ app.command()(ingest)
 app.command()(draft)
 app.add_typer(kb_app, name="kb")
 app.add_typer(eval_app, name="eval")
+app.add_typer(library_app, name="library")
 app.add_typer(users_app, name="users")
 app.command()(doctor)
 app.command()(worker)

@@ -3,6 +3,13 @@
 Everything it needs is served by the app itself (no CDN), so it works offline.
 """
 
-from service.web.pages import router, static_files
+from fastapi import APIRouter
+
+from service.web import evaluation_pages, library_pages, pages
+from service.web.pages import static_files
+
+router = APIRouter(include_in_schema=False)
+for module in (pages, evaluation_pages, library_pages):
+    router.include_router(module.router)
 
 __all__ = ["router", "static_files"]

@@ -3,7 +3,7 @@ calls the core, and commits its own change."""
 
 from fastapi import APIRouter
 
-from service.api.routers import auth, desk, items, knowledge_base, questionnaires, workspaces
+from service.api.routers import auth, desk, evaluation, items, knowledge_base, library, questionnaires, workspaces
 from service.api.schemas import ErrorOut
 
 # Every error is `{"detail": ...}`; a stale edit's 409 also carries the current item.
@@ -11,7 +11,7 @@ router = APIRouter(
     prefix="/api",
     responses={code: {"model": ErrorOut} for code in (401, 403, 404, 409, 413, 415, 422)},
 )
-for module in (auth, workspaces, knowledge_base, questionnaires, items, desk):
+for module in (auth, workspaces, knowledge_base, questionnaires, items, desk, evaluation, library):
     router.include_router(module.router)
 
 __all__ = ["router"]

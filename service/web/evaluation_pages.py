@@ -1,0 +1,5 @@
+"""Browser pages for evaluation reports."""
+
+from fastapi import APIRouter
+
+router = APIRouter(include_in_schema=False)

@@ -1,0 +1,5 @@
+"""Browser pages of the answer library."""
+
+from fastapi import APIRouter
+
+router = APIRouter(include_in_schema=False)
