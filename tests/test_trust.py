@@ -12,6 +12,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from service.db import session_scope
 from service.drafting import NO_EVIDENCE, Draft, Request, draft_requests, get_drafter
+from service.drafting.choices import implied_choice
 from service.export import fill
 from service.knowledge_base import KnowledgeBase
 from service.questionnaires import read_questionnaire
@@ -136,3 +137,30 @@ def test_customer_copy_has_choice_words_only_in_the_choice_column_and_no_source_
             assert not any(name in text for name in sources), f"{cell.coordinate} names a past sheet: {text}"
             assert cell.comment is None and cell.fill.fgColor.rgb in ("00000000", None)
             assert "Kotae" not in text
+
+
+def test_a_described_measure_answers_yes_flagged_as_inferred(seeded_kb: KnowledgeBase) -> None:
+    # Seed 002 answers its DDoS question with the measure alone ("AWS Shield による対策"), no はい.
+    result = draft(seeded_kb, "DDoS攻撃への対策を実施していますか。", "ja")
+    assert result.citations and result.citations[0].source.startswith("002")
+    assert result.choice == "はい" and "choice_inferred" in result.flags and "推定" in result.note
+    english = draft(seeded_kb, "Is DDoS protection in place for internet-facing endpoints?", "en")
+    if english.citations and english.citations[0].source.startswith("002"):
+        assert english.choice == "Yes" and "choice_inferred" in english.flags
+
+
+@pytest.mark.parametrize(
+    ("answer", "implied"),
+    [
+        ("AWS Shield による対策", "yes"),
+        ("バージョン管理システムで管理者に承認されたコードのみ反映", "yes"),
+        ("高可用性の構成にしているため、無し", None),  # denies
+        ("実施を予定", None),  # not yet
+        ("アカウントによる管理を行っている為、可能性は低い", None),  # hedges
+        ("推奨環境については、下記のURLを参照。", None),  # says where, not whether
+        ("-", None),
+        ("Not applicable to our service.", None),
+    ],
+)
+def test_only_a_plainly_described_measure_implies_yes(answer: str, implied: str | None) -> None:
+    assert implied_choice(answer) == implied

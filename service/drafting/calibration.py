@@ -77,7 +77,8 @@ def feature_values(
         heuristic=heuristic,
         open_question=0.0 if shape.wants_choice else 1.0,
         compound=1.0 if shape.parts > 1 else 0.0,
-        choice_withheld=1.0 if "choice_withheld" in flags else 0.0,
+        # An inferred Yes is still a choice the evidence did not state: the model sees it as withheld.
+        choice_withheld=1.0 if "choice_withheld" in flags or "choice_inferred" in flags else 0.0,
         conflicting_evidence=1.0 if "conflicting_evidence" in flags else 0.0,
         inverted_choice=1.0 if "inverted_choice" in flags else 0.0,
         citations=float(min(cited, 3)) / 3,

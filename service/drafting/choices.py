@@ -62,6 +62,33 @@ def evidence_choice(stored: str | None, answer: str, prose: bool = False) -> str
     return None
 
 
+# An answer that describes the measure instead of saying はい ("AWS Shield による対策",
+# "web上にヘルプページを用意") states that the measure exists, unless it denies, defers or
+# hedges (無し, 予定, 検討中, 低い, not, planned): then nobody may read a Yes into it.
+_JA_DENIES_OR_HEDGES = re.compile(
+    r"(無し|なし|無い|ない|未|不可|不要|予定|検討|対象外|低い|困難|できかね|不明|非公開|開示(?:して)?(?:いない|しない|できない))"
+)
+_EN_DENIES_OR_HEDGES = re.compile(
+    r"\b(no|not|none|never|n/?a|planned|plan to|considering|under review|unknown|cannot|can't|low)\b", re.IGNORECASE
+)
+# A reference elsewhere ("下記のURLを参照", "ヘルプページに記載") says where, not whether.
+_REFERS_ELSEWHERE = re.compile(r"(参照|https?://|別紙|記載|お問い?合わせ|see |refer to)", re.IGNORECASE)
+
+
+def implied_choice(answer: str) -> str | None:
+    """Yes when a prior answer describes a measure in place without a choice word, else None.
+
+    Only for a question asked as Yes/No whose cited row is relevant is this worth anything; the
+    draft that carries it is flagged `choice_inferred` so a reviewer confirms it.
+    """
+    first = _first_sentence(answer)
+    if len(re.sub(r"[-‐−–—ー―\s]", "", first)) < 2:  # "-" or "ー" in a cell says nothing
+        return None
+    if _JA_DENIES_OR_HEDGES.search(first) or _EN_DENIES_OR_HEDGES.search(first) or _REFERS_ELSEWHERE.search(first):
+        return None
+    return YES
+
+
 _SENTENCES = re.compile(r"(?<=[。．!?！？])|\n+")
 
 

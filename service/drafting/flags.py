@@ -10,6 +10,8 @@ Each flag is a name that travels with the draft to the JSON, the API, the UI and
 - `other_product`: evidence for another product than the questionnaire's.
 - `choice_withheld`: the question wants Yes/No but the prior answer's choice cannot carry over
   (it points the other way, or asks something else); the note says why.
+- `choice_inferred`: the prior answer describes the measure without a Yes/No ("AWS Shield による
+  対策"), so Yes was inferred from it; the reviewer confirms it.
 - `inverted_choice`: the question points the other way round from the prior question, so the
   prior Yes/No was inverted ("stored in plaintext?" answered from "stored encrypted? Yes").
 - `injection`: the question carries instructions for the drafter; they were not followed.
@@ -33,6 +35,7 @@ STALE = "stale_evidence"
 PARTIAL = "partial"
 OTHER_PRODUCT = "other_product"
 CHOICE_WITHHELD = "choice_withheld"
+CHOICE_INFERRED = "choice_inferred"
 INVERTED_CHOICE = "inverted_choice"
 INJECTION = "injection"
 LLM_FALLBACK = "llm_fallback"
@@ -44,6 +47,7 @@ ALL = (
     PARTIAL,
     OTHER_PRODUCT,
     CHOICE_WITHHELD,
+    CHOICE_INFERRED,
     INVERTED_CHOICE,
     INJECTION,
     LLM_FALLBACK,

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from service.drafting import evidence
 from service.drafting.calibration import Calibration
 from service.drafting.choices import LABELS
-from service.drafting.flags import CHOICE_WITHHELD, LLM_FALLBACK, NEEDS_TRANSLATION, TRANSLATED
+from service.drafting.flags import CHOICE_INFERRED, CHOICE_WITHHELD, LLM_FALLBACK, NEEDS_TRANSLATION, TRANSLATED
 from service.drafting.model import DRAFTED, Draft, no_evidence
 from service.drafting.offline import EvidenceObserver, citation, compose, resolve_calibration
 from service.drafting.questions import analyse
@@ -195,7 +195,7 @@ class LLMDrafter:
             return no_evidence(request.ref, request.question, request.language, confidence, "llm", fallback.signals)
         cited_hits = [prepared.labels[label] for label in dict.fromkeys(reply.citations)]
         # What the evidence says about itself (conflicts, age, product) holds whoever wrote the words.
-        flags = [f for f in fallback.flags if f not in (NEEDS_TRANSLATION, CHOICE_WITHHELD)]
+        flags = [f for f in fallback.flags if f not in (NEEDS_TRANSLATION, CHOICE_WITHHELD, CHOICE_INFERRED)]
         if any(h.entry.language != request.language for h in cited_hits):
             flags.append(TRANSLATED)
         shape = analyse(request.question, request.language)

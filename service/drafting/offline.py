@@ -9,8 +9,9 @@ from sqlalchemy.orm import Session
 from service.drafting import evidence
 from service.drafting.calibration import Calibration, feature_values
 from service.drafting.calibration_store import calibration_for
-from service.drafting.choices import evidence_choice, label, prose_choice
+from service.drafting.choices import evidence_choice, implied_choice, label, prose_choice
 from service.drafting.flags import (
+    CHOICE_INFERRED,
     CHOICE_WITHHELD,
     CONFLICTING,
     INJECTION,
@@ -79,14 +80,33 @@ def _carry_choice(
     """
     if not shape.wants_choice:
         return None, "", None
+    inferred = False
+    if choice is None and top.entry.source.kind != "prose":
+        # "AWS Shield による対策" answers "DDoS対策を実施していますか" with a Yes it never wrote.
+        choice = implied_choice(top.entry.answer)
+        inferred = choice is not None
     if choice is None:
         note = (
             "根拠の回答にはい/いいえの記載がありません。" if language == "ja" else "The cited answer states no Yes/No."
         )
         return None, note, CHOICE_WITHHELD
     prior = analyse(top.entry.question, top.entry.language)
+    if inferred and prior.negative != shape.negative:
+        choice = None  # an inferred Yes turned round is two guesses: the reviewer chooses
+        note = (
+            "質問の向きが過去の質問と逆です。はい/いいえは記入してください。"
+            if language == "ja"
+            else "The question asks the opposite way round from the prior question: choose Yes or No yourself."
+        )
+        return None, note, CHOICE_WITHHELD
     if prior.negative == shape.negative:
-        return choice, "", None
+        if not inferred:
+            return choice, "", None
+        if language == "ja":
+            note = "根拠の回答は対策の内容のみを記載しているため、「はい」と推定しました。確認してください。"
+        else:
+            note = "The cited answer describes the measure without a Yes/No: Yes was inferred, please confirm."
+        return choice, note, CHOICE_INFERRED
     if choice in (YES, NO) and shape.parts == 1:
         if language == "ja":
             note = "質問の向きが過去の質問と逆のため、過去の回答の はい/いいえ を反転しました。確認してください。"

@@ -27,6 +27,7 @@ def flag_words(item: Item) -> list[tuple[str, str]]:
         "partial": "the question asks several things: the evidence may not cover them all",
         "other_product": "evidence is about another product",
         "choice_withheld": "the prior Yes/No could not carry over: choose it yourself",
+        "choice_inferred": "the prior answer describes the measure without Yes/No: Yes was inferred, confirm it",
         "inverted_choice": "the question is asked the other way round: the prior Yes/No was inverted",
         "injection": "the question carries instructions for the drafter: they were not followed",
         "llm_fallback": "the LLM could not draft it: drafted offline instead",
