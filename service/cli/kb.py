@@ -1,9 +1,9 @@
-"""`kotae kb`: inspect and search the knowledge base."""
+"""`kotae kb`: inspect, search and check the knowledge base."""
 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -21,8 +21,13 @@ from service.cli.common import (
     progress,
     workspace_name,
 )
-from service.knowledge_base import Entry, KnowledgeBase, delete_source, entries_by_locator, list_sources
 from service.settings import get_settings
+
+# The knowledge base (SQLAlchemy, and through it the models) loads in the commands that use it:
+# `kotae --help` stays fast.
+if TYPE_CHECKING:
+    from service.knowledge_base import Entry
+    from service.knowledge_base.indexing import Drift
 
 kb_app = typer.Typer(help="Inspect and search the knowledge base.", no_args_is_help=True)
 
@@ -65,6 +70,8 @@ def add_entry_row(table: Table, rank: str, score: str, entry: Entry) -> None:
 @kb_app.command("stats")
 def kb_stats(workspace: WorkspaceOpt = None, as_json: JsonFlag = False) -> None:
     """What the knowledge base holds: sources, entries, products, languages."""
+    from service.knowledge_base import list_sources
+
     ws_name = workspace_name(workspace)
     with db_session() as session:
         ws = open_workspace(session, ws_name)
@@ -90,7 +97,8 @@ def kb_stats(workspace: WorkspaceOpt = None, as_json: JsonFlag = False) -> None:
         return
     table = Table(title=escape(f"Workspace '{ws_name}'"))
     for column in ("source", "kind", "entries", "products", "sheet date", "ingested"):
-        table.add_column(column)
+        # A narrow terminal wraps a file name inside its cell instead of cutting it to "…".
+        table.add_column(column, overflow="fold")
     for s in sources:
         table.add_row(
             escape(s["name"]),
@@ -113,6 +121,8 @@ def kb_search(
     as_json: JsonFlag = False,
 ) -> None:
     """Find the prior answers closest to a question (hybrid e5 + BM25). Exit 1 when nothing is found."""
+    from service.knowledge_base import KnowledgeBase
+
     ws_name = workspace_name(workspace)
     kb = KnowledgeBase(get_settings())
     with db_session() as session:
@@ -140,6 +150,8 @@ def kb_show(
     as_json: JsonFlag = False,
 ) -> None:
     """Show the entries at a locator. Exit 1 when there are none."""
+    from service.knowledge_base import entries_by_locator
+
     with db_session() as session:
         entries = entries_by_locator(session, open_workspace(session, workspace_name(workspace)), locator, source)
         if as_json:
@@ -157,6 +169,8 @@ def kb_show(
 @kb_app.command("reindex")
 def kb_reindex(workspace: WorkspaceOpt = None) -> None:
     """Rebuild the vector index of a workspace from the database."""
+    from service.knowledge_base import KnowledgeBase
+
     kb = KnowledgeBase(get_settings())
     ws_name = workspace_name(workspace)
     with db_session() as session:
@@ -174,6 +188,8 @@ def kb_delete_source(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Remove one ingested file and its entries."""
+    from service.knowledge_base import KnowledgeBase, delete_source
+
     kb = KnowledgeBase(get_settings())
     ws_name = workspace_name(workspace)
     with db_session() as session:
@@ -186,3 +202,82 @@ def kb_delete_source(
     with db_session() as session:
         kb.sync(session, ws_name)
     console.print(f"Removed {escape(name)}: {removed} entries.")
+
+
+def drift_json(drift: Drift) -> dict[str, Any]:
+    return {
+        "workspace": drift.workspace,
+        "entries": drift.entries,
+        "drift": drift.found,
+        "views": [
+            {
+                "view": v.view,
+                "missing": len(v.missing),
+                "orphaned": len(v.orphaned),
+                "stale": len(v.stale),
+                "uncached": v.uncached,
+                # A few ids of each kind, to look up with `kotae kb show` or in the logs.
+                "examples": {"missing": v.missing[:5], "orphaned": v.orphaned[:5], "stale": v.stale[:5]},
+            }
+            for v in drift.views
+        ],
+    }
+
+
+def drift_table(drift: Drift, title: str) -> Table:
+    table = Table(title=escape(title))
+    for column in ("view", "entries without vectors", "vectors without entries", "stale vectors", "not cached"):
+        table.add_column(column)
+    for v in drift.views:
+        table.add_row(escape(v.view), str(len(v.missing)), str(len(v.orphaned)), str(len(v.stale)), str(v.uncached))
+    return table
+
+
+@kb_app.command("check")
+def kb_check(
+    workspace: WorkspaceOpt = None,
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Mend what is found: sync the index, fill the cache.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Compare the vector index and the embedding cache with the database. Exit 1 when drift is found.
+
+    With --repair, exit 1 only when drift remains after the repair.
+    Drift: entries without vectors, vectors without entries, vectors of an older text, texts not in the cache.
+    """
+    from service.knowledge_base import KnowledgeBase
+    from service.knowledge_base.indexing import check_index, repair_index
+
+    kb = KnowledgeBase(get_settings())
+    ws_name = workspace_name(workspace)
+    with db_session() as session:
+        ws = open_workspace(session, ws_name)
+        found = check_index(session, ws, kb.vectors)
+    report: dict[str, Any] = {**drift_json(found), "repaired": None}
+    after = found
+    if repair and found.found:
+        with db_session() as session:
+            synced, recached = repair_index(session, open_workspace(session, ws_name), kb.vectors)
+        with db_session() as session:
+            after = check_index(session, open_workspace(session, ws_name), kb.vectors)
+        report["repaired"] = {
+            "upserted": synced.upserted,
+            "removed": synced.removed,
+            "embedded": synced.embedded + recached,
+            "after": drift_json(after),
+        }
+    if as_json:
+        print_json(report)
+    else:
+        console.print(drift_table(found, f"Workspace '{ws_name}': {found.entries} entries"))
+        if report["repaired"]:
+            done = report["repaired"]
+            console.print(
+                f"Repaired: {done['upserted']} vectors written, {done['removed']} removed, "
+                f"{done['embedded']} texts embedded."
+            )
+            console.print(drift_table(after, "After the repair"))
+        console.print("Drift found." if after.found else "In step: no drift.")
+    if after.found:
+        raise typer.Exit(1)

@@ -2,7 +2,9 @@
 
 `get_jobs(kb)` picks the runner from settings (one place): in-process threads on the embedded
 default, or a Redis queue (dramatiq) served by `kotae worker` processes when KOTAE_QUEUE_URL is set.
-Both run the same idempotent core step, `service.jobs.drafting.draft_items`.
+Both run the same idempotent core step, `service.jobs.drafting.draft_items`, under leases
+(`lease.py`) that a recovery sweep (`recovery.py`, started by either runner) watches: the work of a
+process that died is taken again, each question at most `job_max_attempts` times.
 """
 
 from __future__ import annotations

@@ -1,6 +1,9 @@
 """Background work of the embedded default: drafting and vector syncs in in-process threads.
 
-Progress and results live in the database, so a page reload (or a restart) sees them.
+Progress and results live in the database, so a page reload (or a restart) sees them. A job holds
+its questionnaire's lease from the moment it is accepted (queued in the pool) until it ends, renewed
+by the process's heartbeat; a recovery sweep (on start, then every half lease) re-queues the jobs
+of a runner that died, so a server killed mid-drafting finishes the questionnaire after a restart.
 """
 
 from __future__ import annotations
@@ -12,24 +15,51 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from service.db import session_scope
 from service.jobs.drafting import run_drafting
+from service.jobs.lease import Heartbeat, claim_questionnaire, owner_id, release_questionnaire
+from service.jobs.recovery import Recovery
 from service.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
 
 class LocalJobs:
-    def __init__(self, kb: KnowledgeBase, workers: int = 2, sync_delay: float = 1.0) -> None:
+    def __init__(self, kb: KnowledgeBase, workers: int = 2, sync_delay: float = 1.0, recover: bool = True) -> None:
         self.sync_delay = sync_delay
         self.kb = kb
+        self.owner = owner_id()
+        self._url = kb.settings.resolved_database_url
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kotae-job")
         self._sync_pending: set[str] = set()
         self._lock = threading.Lock()
         self.futures: list[Future[None]] = []
+        self._heartbeat = Heartbeat.ensure(self._url, self.owner, kb.settings.job_lease_seconds)
+        self.recovery = Recovery(kb, self.draft)
+        if recover:
+            self.recovery.start()
 
-    def draft(self, questionnaire_id: int) -> Future[None]:
-        future = self._pool.submit(self._guard, run_drafting, self.kb, questionnaire_id)
+    def draft(self, questionnaire_id: int) -> Future[None] | None:
+        """Accept the drafting job: its lease is taken now, so no sweep takes it while it waits in
+        the pool. None when another live runner holds it (or it is finished)."""
+        seconds = self.kb.settings.job_lease_seconds
+        self._heartbeat.hold()  # renewed from the claim until the job ends, also while it waits in the pool
+        try:
+            if not claim_questionnaire(self._url, questionnaire_id, self.owner, seconds, renew=False):
+                self._heartbeat.let_go()
+                return None
+            future = self._pool.submit(self._guard, self._run_drafting, questionnaire_id)
+        except BaseException:
+            self._heartbeat.let_go()
+            raise
         self._track(future)
         return future
+
+    def _run_drafting(self, questionnaire_id: int) -> None:
+        try:
+            run_drafting(self.kb, questionnaire_id, self.owner)
+        finally:
+            # Also when the job never started its work (the claim above holds the lease until here).
+            release_questionnaire(self._url, questionnaire_id, self.owner)
+            self._heartbeat.let_go()
 
     def sync(self, workspace: str) -> None:
         """Bring the workspace's vectors up to date soon; requests made meanwhile share one sync."""
@@ -64,4 +94,5 @@ class LocalJobs:
             future.result(timeout=timeout)
 
     def shutdown(self) -> None:
+        self.recovery.stop()
         self._pool.shutdown(wait=True, cancel_futures=False)

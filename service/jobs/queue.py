@@ -4,12 +4,15 @@ Why dramatiq: its Redis broker keeps a message unacknowledged until the actor fi
 requeues the messages of a worker whose heartbeat stops, so a batch whose worker dies is taken
 again by another worker. Our step (`draft_items`) applies each draft only to a still-pending item,
 so a batch run twice still writes every question into the result exactly once.
+
+What the broker cannot see (the API process dying between marking a questionnaire drafting and
+sending its batches, a message out of retries, a batch whose lease outlived its worker) the API
+process's recovery sweep (recovery.py) finds by the leases in the database, and sends again.
 """
 
 from __future__ import annotations
 
 import os
-import socket
 import threading
 from concurrent.futures import Future
 from functools import lru_cache
@@ -20,7 +23,9 @@ from dramatiq.brokers.redis import RedisBroker
 from sqlalchemy import select
 
 from service.db import session_scope
-from service.jobs.drafting import draft_items, start_drafting
+from service.jobs.drafting import draft_items, finish_if_complete, start_drafting
+from service.jobs.lease import DISPATCHED, worker_id
+from service.jobs.recovery import Recovery
 from service.knowledge_base import KnowledgeBase, Workspace
 from service.settings import Settings, get_settings
 
@@ -32,10 +37,6 @@ def _broker(url: str, namespace: str, heartbeat_ms: int, maintenance_chance: int
     return RedisBroker(
         url=url, namespace=namespace, heartbeat_timeout=heartbeat_ms, maintenance_chance=maintenance_chance
     )
-
-
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 _kb_lock = threading.Lock()
@@ -97,14 +98,21 @@ def settings_key(settings: Settings) -> tuple[str, str, int, int]:
 class QueueJobs:
     """What the API process does in the scaled setup: split, enqueue, and let workers draft."""
 
-    def __init__(self, kb: KnowledgeBase) -> None:
+    def __init__(self, kb: KnowledgeBase, recover: bool = True) -> None:
         self.kb = kb
         self.actors = actors(settings_key(kb.settings))
+        self.recovery = Recovery(kb, self.draft)
+        if recover:
+            self.recovery.start()
 
     def draft(self, questionnaire_id: int) -> Future[None] | None:
-        workspace, batches = start_drafting(self.kb, questionnaire_id)
+        # The questionnaire's lease goes to the queue (no process renews it): workers refresh it as
+        # they claim its items, and the recovery sweep sends what is left once it runs out.
+        workspace, batches = start_drafting(self.kb, questionnaire_id, DISPATCHED)
         for batch in batches:
             self.actors["draft_batch"].send(workspace, questionnaire_id, batch)
+        if workspace and not batches:
+            finish_if_complete(self.kb, questionnaire_id)  # nothing left to send (an empty sheet)
         return None
 
     def sync(self, workspace: str) -> None:
@@ -115,7 +123,7 @@ class QueueJobs:
         broker.join(QUEUE, timeout=int(timeout * 1000) if timeout else None)
 
     def shutdown(self) -> None:
-        pass
+        self.recovery.stop()
 
 
 def run_worker(threads: int = 1) -> None:

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from service.db import Base
 from service.knowledge_base.models import utcnow
 
-# Item statuses. "pending": not drafted yet; "failed": drafting this question failed.
+# Item statuses. "pending": not drafted yet (perhaps claimed by a runner: see lease_owner);
+# "failed": drafting this question failed (retried while attempts < job_max_attempts).
 PENDING = "pending"
 DRAFTED = "drafted"
 NO_EVIDENCE = "no_evidence"
@@ -31,12 +32,16 @@ class Questionnaire(Base):
     name: Mapped[str] = mapped_column(String(500))
     product: Mapped[str | None] = mapped_column(String(200), nullable=True)
     data: Mapped[bytes] = mapped_column(LargeBinary)  # the customer's original file, for export
-    status: Mapped[str] = mapped_column(String(20), default="queued")  # queued | drafting | done | failed
+    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)  # queued | drafting | done | failed
     total: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     due_date: Mapped[date | None] = mapped_column(Date, nullable=True)  # when the customer wants it back
+    # The drafting job's lease (service/jobs/lease.py): the runner that holds it renews it while it
+    # works; a lease that ran out (or whose process is gone) marks a job to re-queue.
+    lease_owner: Mapped[str] = mapped_column(String(200), default="")
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     items: Mapped[list[Item]] = relationship(
         back_populates="questionnaire", cascade="all, delete-orphan", order_by="Item.position"
@@ -78,6 +83,10 @@ class Item(Base):
     # Which process drafted the item, and how many drafts were applied (exactly one in a healthy run).
     drafted_by: Mapped[str] = mapped_column(String(200), default="")
     draft_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Drafting claims an item under a lease and counts the attempt; at job_max_attempts it ends failed.
+    lease_owner: Mapped[str] = mapped_column(String(200), default="")
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,94 @@
+"""Finding drafting jobs whose runner died, and handing them to a runner again.
+
+On start and then every half lease, a sweep: releases the leases of processes of this machine that
+are gone, then takes every `drafting` questionnaire whose own lease is free or ran out and none of
+whose items is under a live lease (no runner is on it), and re-queues it when it has work left, or
+closes it when it has none. Re-queueing twice is harmless: items are claimed once (lease.py).
+
+A `queued` questionnaire was stored but never handed to a runner (a runner's claim makes it
+`drafting` at once), so the sweep leaves it alone: whoever stored it decides when it is drafted.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from sqlalchemy import exists, select
+
+from service.db import session_scope
+from service.jobs.drafting import finish_if_complete, to_draft
+from service.jobs.lease import free, release_dead_owners
+from service.knowledge_base import KnowledgeBase
+from service.knowledge_base.models import utcnow
+from service.questionnaires import Item, Questionnaire
+
+log = logging.getLogger(__name__)
+
+
+def orphaned(kb: KnowledgeBase) -> list[int]:
+    """Unfinished questionnaires no live runner holds, oldest first; those with nothing left to
+    draft are closed on the way (done, or failed when every item failed)."""
+    url = kb.settings.resolved_database_url
+    release_dead_owners(url)
+    now = utcnow()
+    live_item = exists().where(Item.questionnaire_id == Questionnaire.id, Item.lease_owner != "", ~free(Item, now))
+    with session_scope(url) as session:
+        candidates = list(
+            session.scalars(
+                select(Questionnaire.id)
+                .where(Questionnaire.status == "drafting", free(Questionnaire, now), ~live_item)
+                .order_by(Questionnaire.id)
+            )
+        )
+        with_work = set(
+            session.scalars(
+                select(Item.questionnaire_id)
+                .where(Item.questionnaire_id.in_(candidates), to_draft(kb.settings, now))
+                .distinct()
+            )
+        )
+    for questionnaire_id in candidates:
+        if questionnaire_id not in with_work:
+            finish_if_complete(kb, questionnaire_id)
+    return [q for q in candidates if q in with_work]
+
+
+class Recovery:
+    """The sweep in a daemon thread: at once, then every `interval` seconds (half a lease)."""
+
+    def __init__(self, kb: KnowledgeBase, requeue: Callable[[int], object], interval: float | None = None) -> None:
+        self.kb = kb
+        self.requeue = requeue
+        self.interval = interval if interval is not None else max(1.0, kb.settings.job_lease_seconds / 2)
+        self.requeued = 0  # jobs handed to a runner again
+        self.failures = 0  # sweeps that raised (logged); the next sweep tries again
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="kotae-job-recovery", daemon=True)
+
+    def start(self) -> Recovery:
+        self._thread.start()
+        return self
+
+    def sweep(self) -> list[int]:
+        """One pass; returns the questionnaires re-queued."""
+        found = orphaned(self.kb)
+        for questionnaire_id in found:
+            log.warning("questionnaire %s: its drafting job has no live runner; re-queued", questionnaire_id)
+            self.requeue(questionnaire_id)
+        self.requeued += len(found)
+        return found
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self.sweep()
+            except Exception:  # noqa: BLE001 - a sweep that fails (database away) is retried next time
+                self.failures += 1
+                log.exception("the drafting recovery sweep failed (%d so far)", self.failures)
+            if self._stop.wait(self.interval):
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
