@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import secrets
+import uuid
+from collections import Counter
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.accounts import AccountError, LoginThrottle
 from service.api.deps import make_sessions
-from service.api.limits import MB, BodySizeLimit
+from service.api.limits import MB, BodySizeLimit, NoNulInUrl
 from service.api.presenters import item_out
 from service.api.routers import router
 from service.api.security import BrowserSecurity
@@ -28,6 +34,8 @@ from service.settings import Settings, get_settings
 from service.web import router as web_router
 from service.web import static_files
 
+log = logging.getLogger(__name__)
+
 
 def secret_key(settings: Settings) -> str:
     """KOTAE_SECRET_KEY, or one generated once and kept in KOTAE_HOME."""
@@ -39,6 +47,55 @@ def secret_key(settings: Settings) -> str:
         path.write_text(secrets.token_urlsafe(48))
         os.chmod(path, 0o600)
     return path.read_text().strip()
+
+
+class ServerErrors:
+    """The outermost of our middlewares: an exception no handler turned into an answer is logged with
+    its traceback and a reference, counted (app.state.server_errors, by exception type), and answered
+    500 here. It is not raised further: Starlette's last-resort handler would re-raise it to uvicorn,
+    which then closes the keep-alive connection, so the client's next request on it would fail too.
+    """
+
+    def __init__(self, app: ASGIApp, counts: Counter[str]) -> None:
+        self.app = app
+        self.counts = counts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            reference = uuid.uuid4().hex[:12]
+            self.counts[type(exc).__name__] += 1
+            log.exception("internal error %s on %s %s", reference, scope.get("method"), scope.get("path"))
+            if started:
+                raise  # half a response is on the wire: only closing the connection can end it
+            body = json.dumps({"detail": f"internal error (reference {reference}); it was logged"}).encode()
+            headers = [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"x-content-type-options", b"nosniff"),
+                (b"cache-control", b"no-store"),
+            ]
+            await send({"type": "http.response.start", "status": 500, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+
+def _database_refusal(exc: DataError) -> str:
+    """The database's own reason (psycopg: "value too long for type character varying(20)", "PostgreSQL
+    text fields cannot contain NUL (0x00) bytes"), without the statement or its parameters."""
+    reason = str(getattr(exc, "orig", exc)).strip().splitlines()
+    return reason[0] if reason else type(exc).__name__
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -74,10 +131,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         same_site="strict",
         https_only=settings.secure_cookies,
     )  # HttpOnly always
+    # no NUL character anywhere in the URL (422: PostgreSQL refuses it in any query);
+    app.add_middleware(NoNulInUrl)
     # security headers on every response, and cookie-authenticated writes only from this site's origin;
     app.add_middleware(BrowserSecurity, trusted_origins=settings.trusted_origins, force_hsts=settings.hsts)
-    # outermost: limits on the request itself (body size), before anything reads it.
+    # limits on the request itself (body size), before anything reads it;
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_mb * MB)
+    # outermost: an unexpected error is logged, counted and answered 500 with the connection kept open.
+    app.state.server_errors = Counter()
+    app.add_middleware(ServerErrors, counts=app.state.server_errors)
     app.include_router(router)
     app.include_router(web_router)
     app.mount("/static", static_files, name="static")
@@ -108,6 +170,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(IngestError)
     async def ingest_error(request: Request, exc: IngestError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    # What input validation did not catch and the database refused: a 4xx for the client, logged and
+    # counted (app.state.server_errors) as a gap in validation to close.
+    @app.exception_handler(DataError)
+    async def database_refused(request: Request, exc: DataError) -> JSONResponse:
+        app.state.server_errors["DataError"] += 1
+        reason = _database_refusal(exc)
+        log.warning("the database refused a value on %s %s: %s", request.method, request.url.path, reason)
+        return JSONResponse({"detail": f"a value was refused by the database: {reason}"}, status_code=422)
+
+    @app.exception_handler(IntegrityError)
+    async def conflict(request: Request, exc: IntegrityError) -> JSONResponse:
+        app.state.server_errors["IntegrityError"] += 1
+        log.warning("integrity conflict on %s %s: %s", request.method, request.url.path, _database_refusal(exc))
+        return JSONResponse({"detail": "this conflicts with a change made meanwhile; reload and retry"}, 409)
+
+    @app.exception_handler(OperationalError)
+    async def database_busy(request: Request, exc: OperationalError) -> JSONResponse:
+        reason = _database_refusal(exc)
+        if "locked" not in reason and "busy" not in reason:
+            raise exc  # a real fault (a missing table, a lost server): ServerErrors logs it as a 500
+        app.state.server_errors["database_locked"] += 1
+        log.warning("database busy on %s %s: %s", request.method, request.url.path, reason)
+        return JSONResponse({"detail": "the database is busy; retry shortly"}, 503, headers={"Retry-After": "1"})
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -18,6 +18,7 @@ from service.accounts import User, find_session, has_role, role_in, token_row
 from service.accounts.models import aware
 from service.accounts.sessions import touch_session
 from service.accounts.tokens import touch_token
+from service.api.schemas import MAX_ID as SCHEMA_MAX_ID
 from service.db import init_db
 from service.jobs import Jobs
 from service.knowledge_base import KnowledgeBase, Workspace
@@ -25,8 +26,8 @@ from service.knowledge_base.models import utcnow
 from service.questionnaires import Item, Questionnaire
 from service.settings import Settings
 
-# Path ids beyond a 64-bit integer are refused as 422 before any query sees them.
-MAX_ID = 2**63 - 1
+# Path ids beyond what an id column holds are refused as 422 before any query sees them.
+MAX_ID = SCHEMA_MAX_ID
 
 
 def get_db(request: Request) -> Iterator[Session]:
@@ -134,13 +135,15 @@ def _member_with(db: Session, user: User, workspace_id: int | None, needed: str,
 
 
 def questionnaire_for(db: Session, user: User, questionnaire_id: int, needed: str) -> Questionnaire:
-    q = db.get(Questionnaire, questionnaire_id)
+    # An id no column can hold exists nowhere (and would fail the query): callers other than the
+    # routes' typed path parameters (the web pages) pass any integer.
+    q = db.get(Questionnaire, questionnaire_id) if 0 < questionnaire_id <= MAX_ID else None
     _member_with(db, user, q.workspace_id if q else None, needed, f"no questionnaire {questionnaire_id}")
     return q
 
 
 def item_for(db: Session, user: User, item_id: int, needed: str) -> Item:
-    item = db.get(Item, item_id)
+    item = db.get(Item, item_id) if 0 < item_id <= MAX_ID else None
     q = db.get(Questionnaire, item.questionnaire_id) if item else None
     _member_with(db, user, q.workspace_id if q else None, needed, f"no item {item_id}")
     return item

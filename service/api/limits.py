@@ -10,6 +10,7 @@ temporary folder), not the upload reader.
 from __future__ import annotations
 
 import json
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -83,18 +84,50 @@ class BodySizeLimit:
         return f"the request body {size}; the limit is {_megabytes(self.max_bytes)} (max_request_mb)"
 
 
-async def _answer(send: Send, status: int, detail: str) -> None:
+class NoNulInUrl:
+    """422 for a NUL character in the URL's path or query, naming where it is.
+
+    No name, id or search text holds one, and PostgreSQL refuses it in any query (psycopg raises
+    DataError before the query is sent): refused here, before routing, for every route alike.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            problem = nul_in_url(scope.get("path", ""), scope.get("query_string", b""))
+            if problem is not None:
+                # A body left unread cannot be followed by another request on the connection.
+                await _answer(send, 422, problem, close=_has_body(scope))
+                return
+        await self.app(scope, receive, send)
+
+
+def _has_body(scope: Scope) -> bool:
+    for key, value in scope.get("headers", []):
+        name = key.lower()
+        if (name == b"content-length" and value.strip() not in (b"", b"0")) or name == b"transfer-encoding":
+            return True
+    return False
+
+
+def nul_in_url(path: str, query: bytes) -> str | None:
+    """Where the URL holds a NUL character, in words, or None."""
+    if "\x00" in path:
+        return f"the URL path {path.replace(chr(0), '%00')!r} must not contain NUL (%00) characters"
+    if b"\x00" not in query and b"%00" not in query:
+        return None
+    for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        if "\x00" in name or "\x00" in value:
+            return f"query parameter {name.replace(chr(0), '%00')!r}: must not contain NUL (%00) characters"
+    return None
+
+
+async def _answer(send: Send, status: int, detail: str, *, close: bool = True) -> None:
     body = json.dumps({"detail": detail}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            # The rest of the body is never read: the connection cannot carry another request.
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:  # the rest of the body is never read: the connection cannot carry another request
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

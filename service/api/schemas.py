@@ -5,12 +5,33 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# The largest id or version any table holds: their columns are INTEGER, 32 bits on PostgreSQL (which
+# refuses a larger number even in a WHERE: "integer out of range"). Beyond it a 422, never a 500.
+MAX_ID = 2**31 - 1
+# Column sizes the request fields are stored in (service/*/models.py): a longer value is a 422 here,
+# never a database error (PostgreSQL refuses an over-long VARCHAR; SQLite would store it silently).
+EMAIL_CHARS = 320
+NAME_CHARS = 200
+CHOICE_CHARS = 20
 
 
-class Login(BaseModel):
-    email: str
-    password: str
+class RequestBody(BaseModel):
+    """Every JSON body a route takes: text without NUL characters (PostgreSQL cannot store them, and no
+    legitimate answer, comment or name holds one), refused as a 422 naming the field."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL (\\u0000) characters")
+        return value
+
+
+class Login(RequestBody):
+    email: str = Field(max_length=EMAIL_CHARS)
+    password: str = Field(max_length=1024)
 
 
 class UserOut(BaseModel):
@@ -20,15 +41,15 @@ class UserOut(BaseModel):
     name: str
 
 
-class TokenIn(BaseModel):
-    name: str = ""
+class TokenIn(RequestBody):
+    name: str = Field("", max_length=NAME_CHARS)
 
 
 class TokenOut(BaseModel):
     token: str = Field(description="Shown once; send it as `Authorization: Bearer <token>`.")
 
 
-class WorkspaceIn(BaseModel):
+class WorkspaceIn(RequestBody):
     name: str = Field(min_length=1, max_length=100)
 
 
@@ -37,16 +58,22 @@ class WorkspaceOut(BaseModel):
     role: str
 
 
-class MemberIn(BaseModel):
-    email: str
+class MemberIn(RequestBody):
+    email: str = Field(max_length=EMAIL_CHARS)
     role: Literal["viewer", "reviewer", "admin"]
 
 
 class IngestResult(BaseModel):
+    """One uploaded file's outcome. Each file is stored whole or not at all: `stored` says which."""
+
     file: str
     entries: int = 0
     skipped: int = 0
     error: str | None = None
+    stored: bool = Field(False, description="The file's entries are in the knowledge base (all of them).")
+    status: Literal["added", "replaced", "unchanged", "failed"] = Field(
+        "failed", description="added, replaced (an earlier upload of the file), unchanged (the same bytes), failed."
+    )
 
 
 class EntryOut(BaseModel):
@@ -109,20 +136,22 @@ class ItemOut(BaseModel):
     error: str
 
 
-class VersionIn(BaseModel):
-    version: int = Field(description="The item version the change is based on; a stale one gets 409.")
+class VersionIn(RequestBody):
+    version: int = Field(ge=0, le=MAX_ID, description="The item version the change is based on; a stale one gets 409.")
 
 
 class EditIn(VersionIn):
-    choice: str | None = None
+    choice: str | None = Field(None, max_length=CHOICE_CHARS)
     answer: str = ""
 
 
 class AssignIn(VersionIn):
-    assignee: str | None = Field(default=None, description="Email of a workspace member, or null to unassign.")
+    assignee: str | None = Field(
+        default=None, max_length=EMAIL_CHARS, description="Email of a workspace member, or null to unassign."
+    )
 
 
-class CommentIn(BaseModel):
+class CommentIn(RequestBody):
     text: str = Field(min_length=1, max_length=10_000)
 
 
@@ -134,12 +163,12 @@ class CommentOut(BaseModel):
     mentions: list[str] = Field(default=[], description="Emails of the workspace members the comment @-mentions.")
 
 
-class BulkItemIn(BaseModel):
-    id: int
-    version: int
+class BulkItemIn(RequestBody):
+    id: int = Field(ge=1, le=MAX_ID)
+    version: int = Field(ge=0, le=MAX_ID)
 
 
-class BulkAcceptIn(BaseModel):
+class BulkAcceptIn(RequestBody):
     min_confidence: float = Field(ge=0, le=1)
     items: list[BulkItemIn] | None = Field(
         default=None,
@@ -235,7 +264,7 @@ class WhyOut(BaseModel):
     citations: list[EvidenceOut]
 
 
-class DueDateIn(BaseModel):
+class DueDateIn(RequestBody):
     due_date: date | None
 
 
@@ -259,8 +288,8 @@ class BulkPreviewOut(BaseModel):
     flagged: list[BriefItemOut] = Field(description="Drafts in the band that are flagged: never bulk accepted.")
 
 
-class BulkUndoIn(BaseModel):
-    batch_id: int = Field(ge=1, le=2**63 - 1, description="The batch_id a bulk accept returned.")
+class BulkUndoIn(RequestBody):
+    batch_id: int = Field(ge=1, le=MAX_ID, description="The batch_id a bulk accept returned.")
 
 
 class BulkUndoOut(BaseModel):

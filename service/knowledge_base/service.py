@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -14,9 +15,32 @@ from service.ingest import ParsedDocument, SkippedRow
 from service.knowledge_base.models import Entry, Source, Workspace, utcnow
 from service.knowledge_base.text import content_hash, passage_text
 
+log = logging.getLogger(__name__)
+
 
 class WorkspaceNotFound(LookupError):
     pass
+
+
+class _Fitter:
+    """Values from a file made storable in every database: NUL characters dropped (PostgreSQL cannot
+    store them in text; no sheet means one) and short fields clipped to their column (PostgreSQL
+    refuses an over-long VARCHAR, SQLite would keep it). Clips are counted and logged per file."""
+
+    def __init__(self) -> None:
+        self.clipped = 0
+
+    def text(self, value: str) -> str:
+        return value.replace("\x00", "") if "\x00" in value else value
+
+    def short(self, value: str | None, size: int) -> str | None:
+        if value is None:
+            return None
+        value = self.text(value)
+        if len(value) > size:
+            self.clipped += 1
+            value = value[:size]
+        return value
 
 
 @dataclass
@@ -108,7 +132,7 @@ def replace_source(
         workspace_id=workspace.id,
         name=doc.file,
         kind=doc.kind,
-        title=doc.title[:500],
+        title=_Fitter().short(doc.title, 500) or "",
         content_sha256=data_sha256,
         sheet_date=doc.sheet_date,
         product=product,
@@ -119,33 +143,36 @@ def replace_source(
 
     seen: dict[tuple[str | None, str, str | None], int] = {}
     entries: list[Entry] = []
+    fit = _Fitter()
     for item in answered:
         item_product = item.product or product
         key = (item.sheet, item.locator, item_product)
         n = seen.get(key, 0)
         seen[key] = n + 1
-        answer = item.answer or item.choice_raw
+        question, answer = fit.text(item.question), fit.text(item.answer or item.choice_raw)
         entries.append(
             Entry(
                 id=entry_id(workspace.name, doc.file, item.sheet, item.locator, item_product, n),
                 workspace_id=workspace.id,
                 source_id=source.id,
-                sheet=item.sheet,
+                sheet=fit.short(item.sheet, 200),
                 row=item.row,
-                locator=item.locator,
-                section=item.section,
-                question=item.question,
-                choice=item.choice,
-                choice_raw=item.choice_raw,
+                locator=fit.short(item.locator, 100),
+                section=[fit.text(s) for s in item.section],
+                question=question,
+                choice=fit.short(item.choice, 8),
+                choice_raw=fit.short(item.choice_raw, 100),
                 answer=answer,
-                notes=item.notes,
-                product=item_product,
-                language=item.language,
+                notes=fit.text(item.notes),
+                product=fit.short(item_product, 200),
+                language=fit.short(item.language, 8),
                 sheet_date=doc.sheet_date,
                 ingested_at=now,
-                content_hash=content_hash(passage_text(item.question, answer)),
+                content_hash=content_hash(passage_text(question, answer)),
             )
         )
+    if fit.clipped:
+        log.warning("%s: %d values were longer than their column and were clipped", doc.file, fit.clipped)
     session.add_all(entries)
     session.flush()
     bump_revision(session, workspace.id)

@@ -23,7 +23,7 @@ from service.accounts import (
 )
 from service.accounts.models import aware
 from service.api.deps import DB, MAX_ID, SESSION_KEY, CurrentUser, bearer_token, session_id
-from service.api.schemas import ErrorOut, Login, TokenIn, TokenOut, UserOut
+from service.api.schemas import ErrorOut, Login, RequestBody, TokenIn, TokenOut, UserOut
 from service.knowledge_base.models import utcnow
 from service.settings import Settings
 
@@ -54,7 +54,7 @@ class TokenInfo(BaseModel):
     expired: bool = False
 
 
-class PasswordChange(BaseModel):
+class PasswordChange(RequestBody):
     current_password: str = Field(max_length=1024)
     new_password: str = Field(max_length=1024)
 

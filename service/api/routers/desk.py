@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy.orm import Session
 
 from service.accounts import email_of, has_role, members, role_in
 from service.api.deps import (
     DB,
+    MAX_ID,
     CurrentUser,
     ItemViewer,
     JobRunner,
@@ -40,7 +41,8 @@ from service.questionnaires import Item, Questionnaire
 from service.review import desk
 
 router = APIRouter(tags=["review desk"])
-IdList = Annotated[str, Query(pattern=r"^\d{1,18}(,\d{1,18})*$", max_length=10_000, description="Item ids, a,b,c.")]
+# Ten digits at most; each id is also held to MAX_ID (an INTEGER column) before it reaches a query.
+IdList = Annotated[str, Query(pattern=r"^\d{1,10}(,\d{1,10})*$", max_length=10_000, description="Item ids, a,b,c.")]
 
 
 def desk_items(db: Session, q: Questionnaire, items: list[Item], me: int) -> list[DeskItemOut]:
@@ -103,6 +105,8 @@ def get_digest(q: QuestionnaireViewer, db: DB) -> DigestOut:
 @router.get("/questionnaires/{questionnaire_id}/desk/items", response_model=list[DeskItemOut])
 def get_desk_items(q: QuestionnaireViewer, ids: IdList, user: CurrentUser, db: DB) -> list[DeskItemOut]:
     wanted = [int(i) for i in ids.split(",")]
+    if max(wanted) > MAX_ID:
+        raise HTTPException(422, f"query.ids: an item id is at most {MAX_ID}")
     return desk_items(db, q, desk.items_by_id(db, q, wanted), user.id)
 
 

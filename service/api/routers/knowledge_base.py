@@ -2,47 +2,90 @@
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, HTTPException, Query, Response, UploadFile
+from fastapi import APIRouter, File, HTTPException, Query, Request, Response, UploadFile
+from sqlalchemy.exc import DataError
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from service import audit
+from service.accounts import User
 from service.api.deps import DB, KB, CurrentUser, JobRunner, WorkspaceAdmin, WorkspaceViewer
 from service.api.presenters import entry_out
 from service.api.schemas import EntryOut, IngestResult
-from service.api.uploads import read_upload, upload_name
+from service.api.uploads import ProductForm, read_upload, upload_name
 from service.ingest import IngestError
-from service.knowledge_base import delete_source, list_entries, list_sources
+from service.knowledge_base import KnowledgeBase, Workspace, delete_source, list_entries, list_sources
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/workspaces/{workspace}/kb", tags=["knowledge base"])
 
 
+def _store_file(
+    db: Session, kb: KnowledgeBase, ws: Workspace, user: User, name: str, data: bytes, product: str | None
+) -> IngestResult:
+    """Parse, store and audit one file, and commit it: all of the file, or (on any error) none of it.
+
+    Run in a worker thread: parsing is CPU work, and a write waiting on SQLite's lock must not block
+    the event loop. Parsing touches no table, so the write transaction lasts only while the entries
+    are written.
+    """
+    try:
+        summary = kb.ingest_bytes(db, ws.name, name, data, product)
+        audit.record(db, ws.id, "kb.ingest", user, after={"file": name, "entries": summary.entries})
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+    return IngestResult(
+        file=name, entries=summary.entries, skipped=len(summary.skipped), stored=True, status=summary.status
+    )
+
+
+def _failure(name: str, exc: Exception, counts: Counter[str]) -> str:
+    """A file's error in words. Expected refusals say why; anything else is logged with its traceback and
+    counted, and the file is reported failed (the others in the batch stand on their own)."""
+    if isinstance(exc, IngestError):
+        return str(exc)
+    if isinstance(exc, HTTPException):
+        return str(exc.detail)
+    if isinstance(exc, DataError):
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "invalid value"
+        counts["DataError"] += 1
+        log.warning("%s: the database refused a value: %s", name, reason)
+        return f"{name}: a value in this file was refused by the database ({reason})"
+    counts[type(exc).__name__] += 1
+    log.exception("%s: storing the uploaded file failed", name)
+    return f"{name}: the file could not be stored ({type(exc).__name__}: {exc})"
+
+
 @router.post("/files", response_model=list[IngestResult])
 async def ingest_files(
+    request: Request,
     ws: WorkspaceAdmin,
     kb: KB,
     jobs: JobRunner,
     user: CurrentUser,
     db: DB,
     files: Annotated[list[UploadFile], File(description="Past answered sheets and policies.")],
-    product: Annotated[str | None, Form()] = None,
+    product: ProductForm = None,
 ) -> list[IngestResult]:
-    """Ingest files into the knowledge base; each file on its own, a bad one reported, not fatal."""
+    """Ingest files into the knowledge base, each on its own: a file is stored whole or not at all, and
+    its result says which (`stored`, `status`, `error`). A bad file never undoes or blocks the others."""
     results = []
     for upload in files:
+        name = upload_name(upload)
         try:
             name, data = await read_upload(upload, kb.limits.max_file_bytes)
-            # Parsing is CPU work: off the event loop, so other requests keep being answered.
-            summary = await run_in_threadpool(kb.ingest_bytes, db, ws.name, name, data, product)
-            audit.record(db, ws.id, "kb.ingest", user, after={"file": name, "entries": summary.entries})
-            db.commit()
-            results.append(IngestResult(file=name, entries=summary.entries, skipped=len(summary.skipped)))
-        except (IngestError, HTTPException) as exc:
-            db.rollback()
-            message = str(exc) if isinstance(exc, IngestError) else exc.detail
-            results.append(IngestResult(file=upload_name(upload), error=message))
-    jobs.sync(ws.name)
+            results.append(await run_in_threadpool(_store_file, db, kb, ws, user, name, data, product))
+        except Exception as exc:  # every failure becomes this file's error, whatever raised it
+            results.append(IngestResult(file=name, error=_failure(name, exc, request.app.state.server_errors)))
+    if any(r.stored and r.status != "unchanged" for r in results):
+        jobs.sync(ws.name)
     return results
 
 

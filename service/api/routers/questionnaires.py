@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from fastapi import APIRouter, File, HTTPException, Query, Response, UploadFile
+from sqlalchemy.exc import DataError
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from service import audit
-from service.accounts import user_by_email
+from service.accounts import User, user_by_email
 from service.api.deps import (
     DB,
     KB,
@@ -22,10 +24,10 @@ from service.api.deps import (
 )
 from service.api.presenters import item_out, questionnaire_out
 from service.api.schemas import AuditOut, BulkAcceptIn, BulkAcceptOut, ExportSummaryOut, ItemOut, QuestionnaireOut
-from service.api.uploads import read_upload
+from service.api.uploads import ProductForm, read_upload
 from service.export import export_questionnaire
-from service.knowledge_base import Workspace
-from service.questionnaires import create_questionnaire, questionnaires_of
+from service.knowledge_base import KnowledgeBase, Workspace
+from service.questionnaires import Questionnaire, create_questionnaire, questionnaires_of
 from service.review import desk
 
 router = APIRouter(tags=["questionnaires"])
@@ -39,19 +41,34 @@ async def upload_questionnaire(
     user: CurrentUser,
     db: DB,
     file: Annotated[UploadFile, File(description="The customer's questionnaire: xlsx, csv, docx, md or txt.")],
-    product: Annotated[str | None, Form()] = None,
+    product: ProductForm = None,
 ) -> QuestionnaireOut:
     """Upload a questionnaire; drafting starts in the background (poll the questionnaire for progress).
 
     An unreadable file is a 422 naming the file, sheet and row.
     """
     name, data = await read_upload(file, kb.limits.max_file_bytes)
-    # Parsing is CPU work: off the event loop, so other requests keep being answered.
-    q = await run_in_threadpool(create_questionnaire, db, ws, name, data, user, product, kb.limits)
-    desk.set_sections(db, q, await run_in_threadpool(desk.read_sections, name, data, kb.limits))
-    db.commit()
+    # Parsing is CPU work, and a write may wait on SQLite's lock: both off the event loop.
+    q = await run_in_threadpool(_store_questionnaire, db, kb, ws, user, name, data, product)
     jobs.draft(q.id)
     return questionnaire_out(db, q)
+
+
+def _store_questionnaire(
+    db: Session, kb: KnowledgeBase, ws: Workspace, user: User, name: str, data: bytes, product: str | None
+) -> Questionnaire:
+    """Read the file first (no table touched), then write and commit it in one short transaction."""
+    limits = kb.limits
+    sections = desk.read_sections(name, data, limits)
+    try:
+        q = create_questionnaire(db, ws, name, data, user, product, limits)
+        desk.set_sections(db, q, sections)
+        db.commit()
+    except DataError as exc:  # a value validation let through (a very long cell reference, say)
+        db.rollback()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "invalid value"
+        raise HTTPException(422, f"{name}: a value in this file was refused by the database ({reason})") from exc
+    return q
 
 
 @router.get("/workspaces/{workspace}/questionnaires", response_model=list[QuestionnaireOut])
@@ -133,22 +150,28 @@ def export(
     Answers only by default (no review marks, no past sheets' names); X-Exported-Rows and
     X-Blank-Rows say how many questions got an answer and how many were left blank.
     """
-    exported = export_questionnaire(q, format, include_all=include == "all", cite=cite)
-    audit.record(
-        db,
-        q.workspace_id,
-        "questionnaire.export",
-        user,
-        questionnaire_id=q.id,
-        after={"format": format, "include": include, "cite": cite, "rows": exported.rows, "blank": exported.blank},
-    )
+    asked = {"format": format, "include": include, "cite": cite}
+    try:
+        exported = export_questionnaire(q, format, include_all=include == "all", cite=cite)
+        headers = {
+            "Content-Disposition": attachment(exported.filename),
+            "X-Exported-Rows": str(exported.rows),
+            "X-Blank-Rows": str(exported.blank),
+        }
+        response = Response(exported.content, media_type=exported.media_type, headers=headers)
+    except Exception as exc:
+        # Audited as what it was, in a transaction of its own, then answered as the error it is
+        # (ExportError: 400; anything else: a logged 500).
+        db.rollback()
+        _audit_export(db, q, user, {**asked, "status": "failed", "error": f"{type(exc).__name__}: {exc}"[:500]})
+        raise
+    _audit_export(db, q, user, {**asked, "status": "done", "rows": exported.rows, "blank": exported.blank})
+    return response
+
+
+def _audit_export(db: Session, q: Questionnaire, user: User, after: dict[str, object]) -> None:
+    audit.record(db, q.workspace_id, "questionnaire.export", user, questionnaire_id=q.id, after=after)
     db.commit()
-    headers = {
-        "Content-Disposition": attachment(exported.filename),
-        "X-Exported-Rows": str(exported.rows),
-        "X-Blank-Rows": str(exported.blank),
-    }
-    return Response(exported.content, media_type=exported.media_type, headers=headers)
 
 
 @router.get("/questionnaires/{questionnaire_id}/export/summary", response_model=ExportSummaryOut)
