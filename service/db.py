@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ast
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 
@@ -45,15 +48,70 @@ def alembic_config(url: str):  # noqa: ANN201 - alembic.config.Config
     return config
 
 
+log = logging.getLogger(__name__)
+
+
+@cache
+def code_heads() -> frozenset[str]:
+    """The head revisions of the migrations shipped with the code, read from the files themselves.
+
+    Alembic's own script directory costs ~1 s of imports (it loads every model through env.py);
+    reading `revision` / `down_revision` from each file's syntax tree costs milliseconds, so a
+    command on an up-to-date database never imports Alembic. Several heads (parallel branches
+    not merged yet) are all heads: the database must be at every one of them.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in sorted((MIGRATIONS / "versions").glob("*.py")):
+        values: dict[str, object] = {}
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            target, value = None, None
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                target, value = node.targets[0].id, node.value
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+                target, value = node.target.id, node.value
+            if target in ("revision", "down_revision") and value is not None:
+                values[target] = ast.literal_eval(value)
+        revision = values.get("revision")
+        if not isinstance(revision, str):
+            continue  # not a migration (a helper module)
+        revisions.add(revision)
+        down = values.get("down_revision")
+        if isinstance(down, str):
+            parents.add(down)
+        elif isinstance(down, (tuple, list)):
+            parents.update(str(d) for d in down)
+    return frozenset(revisions - parents)
+
+
+def database_revisions(engine: Engine) -> frozenset[str] | None:
+    """The revisions recorded in the database (alembic_version), or None when it has no such table yet."""
+    try:
+        with engine.connect() as connection:
+            return frozenset(
+                str(r) for r in connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
+            )
+    except DBAPIError:
+        return None  # a new database: the upgrade creates everything
+
+
 @lru_cache(maxsize=8)
 def init_db(url: str) -> Engine:
-    """Bring the schema up to date (Alembic migrations), creating the SQLite folder if needed."""
-    from alembic import command
+    """Bring the schema up to date (Alembic migrations), creating the SQLite folder if needed.
 
+    Once per process and URL; the upgrade itself runs only when the database's revisions differ
+    from the code's heads (a fresh database, or code newer than the schema).
+    """
     engine = get_engine(url)
     database = engine.url.database
     if engine.url.get_backend_name() == "sqlite" and database and database != ":memory:":
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    found = database_revisions(engine)
+    if found == code_heads():
+        return engine
+    log.info("database schema at %s, code at %s: migrating", sorted(found or []), sorted(code_heads()))
+    from alembic import command
+
     config = alembic_config(url)
     with engine.begin() as connection:
         config.attributes["connection"] = connection

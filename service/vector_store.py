@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -25,6 +27,7 @@ from service.embeddings import KotaeEmbeddings, VectorView, get_views
 from service.settings import Settings
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class KotaeChromaFunction(EmbeddingFunction[Documents]):
@@ -82,16 +85,54 @@ def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
 class VectorIndex:
     """One Chroma collection per (workspace, view); views sharing a key share a collection."""
 
-    def __init__(self, client: Any, views: Mapping[str, VectorView], remember: bool = False) -> None:
+    def __init__(
+        self,
+        client: Any,
+        views: Mapping[str, VectorView],
+        remember: bool = False,
+        reopen: Callable[[], Any] | None = None,
+    ) -> None:
         if not views:
             raise ValueError("a vector index needs at least one view")
         self._client = client
+        # On-disk Chroma loads a collection's HNSW graph once per process and never sees vectors
+        # another process adds after that: `refresh` opens the folder anew. A server needs none.
+        self._reopen = reopen
+        # Workspace -> the revision this client's view is known to reflect (set by the caller
+        # after a refresh); a search at another revision refreshes first.
+        self.revisions: dict[str, int] = {}
+        self.counts: Counter[str] = Counter()
         self.views: dict[str, VectorView] = dict(views)
         # On-disk Chroma is owned by this process: what it holds can be remembered instead of re-read
         # on every sync. A shared Chroma server is always asked.
         self._remember = remember
         self._held: dict[tuple[str, str], dict[str, str]] = {}
         self._collections: dict[tuple[str, str], Any] = {}
+
+    @property
+    def local(self) -> bool:
+        """True for on-disk Chroma, whose view of other processes' writes can lag."""
+        return self._reopen is not None
+
+    def refresh(self) -> None:
+        """Reopen on-disk Chroma so that vectors written by other processes are searched too.
+
+        Chroma shares one system per folder within a process; it is dropped from that registry
+        (not stopped: a search in another thread may still be using it) and opened again.
+        """
+        if self._reopen is None:
+            return
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        identifier = getattr(self._client, "_identifier", None)
+        with SharedSystemClient._refcount_lock:
+            SharedSystemClient._identifier_to_system.pop(identifier, None)
+            SharedSystemClient._identifier_to_refcount.pop(identifier, None)
+        self._client = self._reopen()
+        self._collections.clear()
+        self._held.clear()
+        self.counts["refreshes"] += 1
+        log.info("on-disk vector index reopened to see other processes' writes")
 
     def _key(self, view: str) -> str:
         if view not in self.views:
@@ -239,11 +280,16 @@ def get_vector_index(
 ) -> VectorIndex:
     """The index of the given views (default: every view the settings name, over `embeddings`)."""
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    reopen: Callable[[], Any] | None = None
     match settings.vector_store:
         case "chroma_local":
             path = settings.resolved_chroma_path
             path.mkdir(parents=True, exist_ok=True)
-            client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+            def reopen() -> Any:
+                return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+            client = reopen()
         case "chroma_http":
             if not settings.chroma_url:
                 raise ValueError("KOTAE_CHROMA_URL is required when KOTAE_VECTOR_STORE=chroma_http")
@@ -259,4 +305,4 @@ def get_vector_index(
         case other:
             raise ValueError(f"unknown vector store {other!r}")
     chosen = views if views is not None else get_views(settings, embeddings)
-    return VectorIndex(client, chosen, remember=settings.vector_store == "chroma_local")
+    return VectorIndex(client, chosen, remember=settings.vector_store == "chroma_local", reopen=reopen)

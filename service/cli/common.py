@@ -6,17 +6,20 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy.orm import Session
 
-from service.db import session_scope
-from service.knowledge_base import Workspace, WorkspaceNotFound, get_workspace, list_sources
 from service.settings import get_settings
+
+# Imported where used: `kotae --help` and light commands never pay for SQLAlchemy or the knowledge base.
+if TYPE_CHECKING:
+    from rich.progress import Progress
+    from sqlalchemy.orm import Session
+
+    from service.knowledge_base import Workspace
 
 console = Console()
 err = Console(stderr=True)
@@ -35,6 +38,8 @@ def workspace_name(name: str | None) -> str:
 @contextmanager
 def db_session() -> Iterator[Session]:
     """One unit of work on the configured database: committed on success, rolled back on error."""
+    from service.db import session_scope
+
     with session_scope(get_settings().resolved_database_url) as session:
         yield session
 
@@ -47,6 +52,8 @@ def fail(message: str, code: int = NOT_FOUND) -> NoReturn:
 
 def open_workspace(session: Session, name: str, *, with_entries: bool = False) -> Workspace:
     """The named workspace, or a one-line error (exit 2) when it does not exist (or holds no entries)."""
+    from service.knowledge_base import WorkspaceNotFound, get_workspace, list_sources
+
     try:
         workspace = get_workspace(session, name)
     except WorkspaceNotFound:
@@ -63,6 +70,8 @@ def print_json(data: Any) -> None:
 
 def progress() -> Progress:
     """A progress bar on stderr, so stdout stays clean for tables and JSON."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),

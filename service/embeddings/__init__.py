@@ -32,6 +32,10 @@ def get_embeddings(settings: Settings) -> KotaeEmbeddings:
                 _loaded[key] = SentenceTransformerEmbeddings(
                     settings.embedding_model, batch_size=settings.embedding_batch_size
                 )
+            case "hashing":  # a stand-in without meaning, for benchmarks of the storage path
+                from service.embeddings.hashing_backend import HashingEmbeddings
+
+                _loaded[key] = HashingEmbeddings()
             case other:
                 raise ValueError(f"unknown embedding backend {other!r}")
     return _loaded[key]

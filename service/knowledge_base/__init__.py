@@ -2,7 +2,9 @@
 
 Public surface:
 - `KnowledgeBase(settings)`: the backends (embeddings, vector index, retriever), built lazily;
-  `ingest_file`, `sync`, `search` take the caller's session and never commit.
+  `ingest_file`, `sync`, `search` take the caller's session and never commit. `search` first
+  checks the workspace revision and reopens on-disk Chroma when another process wrote since
+  (`refresh_if_stale`); `lexical_store` is the persisted BM25 index (service.retrieval).
 - `Entry`, `Source`, `Workspace` (models) and the functions of `service.knowledge_base.service`.
 """
 
@@ -12,13 +14,11 @@ import hashlib
 import threading
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.embeddings import KotaeEmbeddings, get_embeddings
-from service.ingest import Limits, ParsedDocument, parse_bytes
-from service.knowledge_base.corpus import EntryCorpus
-from service.knowledge_base.indexing import Progress, SyncResult, sync_vectors
 from service.knowledge_base.models import Entry, Source, Workspace
 from service.knowledge_base.service import (
     SourceSummary,
@@ -33,9 +33,16 @@ from service.knowledge_base.service import (
     list_sources,
     replace_source,
 )
-from service.retrieval import Retriever, SearchHit
 from service.settings import Settings
-from service.vector_store import VectorIndex, get_vector_index
+
+# The backends (embedding models, Chroma, BM25, the parsers) are imported when first used, not
+# here: `kotae kb stats` and the web app's light pages only need the tables.
+if TYPE_CHECKING:
+    from service.embeddings import KotaeEmbeddings
+    from service.ingest import Limits, ParsedDocument
+    from service.knowledge_base.indexing import Progress, SyncResult
+    from service.retrieval import LexicalStore, Retriever, SearchHit
+    from service.vector_store import VectorIndex
 
 __all__ = [
     "Entry",
@@ -57,11 +64,25 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    """`SearchHit` and `SyncResult` load with the retrieval and indexing code they belong to."""
+    if name == "SearchHit":
+        from service.retrieval import SearchHit
+
+        return SearchHit
+    if name == "SyncResult":
+        from service.knowledge_base.indexing import SyncResult
+
+        return SyncResult
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 class KnowledgeBase:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._hidden: frozenset[str] = frozenset()
         self._sync_locks: dict[str, threading.Lock] = {}
+        self._refresh_lock = threading.Lock()
 
     def with_settings(self, settings: Settings) -> KnowledgeBase:
         """The same stores under other retrieval or drafting settings (eval, tuning); models are not reloaded."""
@@ -79,22 +100,33 @@ class KnowledgeBase:
 
     @property
     def limits(self) -> Limits:
+        from service.ingest import Limits
+
         return Limits.from_settings(self.settings)
 
     @cached_property
     def embeddings(self) -> KotaeEmbeddings:
+        from service.embeddings import get_embeddings
+
         return get_embeddings(self.settings)
 
     @cached_property
     def vectors(self) -> VectorIndex:
         """Every vector view the settings name (service/embeddings/views.py), one collection each."""
+        from service.vector_store import get_vector_index
+
         return get_vector_index(self.settings, self.embeddings)
 
     @cached_property
     def retriever(self) -> Retriever:
+        from service.knowledge_base.corpus import EntryCorpus
+        from service.retrieval import Retriever
+
         return Retriever(self.settings, self.embeddings, self.vectors, EntryCorpus(self._hidden))
 
     def parse(self, name: str, data: bytes) -> ParsedDocument:
+        from service.ingest import parse_bytes
+
         return parse_bytes(name, data, self.limits)
 
     def ingest_bytes(
@@ -110,10 +142,41 @@ class KnowledgeBase:
 
     def sync(self, session: Session, workspace: str, progress: Progress | None = None) -> SyncResult:
         """Bring the vector index in step with the stored entries (after the entries commit)."""
+        from service.knowledge_base.indexing import sync_vectors
+
         with self._sync_locks.setdefault(workspace, threading.Lock()):
             return sync_vectors(session, get_workspace(session, workspace), self.vectors, progress)
+
+    @cached_property
+    def lexical_store(self) -> LexicalStore:
+        """The persisted BM25 indexes, one folder per database (a held-out view keeps its own in memory)."""
+        from service.retrieval import LexicalStore
+
+        if self._hidden:
+            return LexicalStore(None)
+        url = hashlib.sha256(self.settings.resolved_database_url.encode()).hexdigest()[:12]
+        return LexicalStore(self.settings.home_dir / "lexical" / url)
+
+    def refresh_if_stale(self, session: Session, workspace: str) -> bool:
+        """Make the next search see what other processes wrote (a `kotae ingest` beside a server).
+
+        One cheap query: the workspace's revision. When the vector client's view is not known to
+        be at that revision, on-disk Chroma is reopened (the lexical index follows the revision
+        by itself). Returns whether it reopened.
+        """
+        revision = session.scalar(select(Workspace.revision).where(Workspace.name == workspace))
+        vectors = self.vectors
+        if revision is None or vectors.revisions.get(workspace) == revision:
+            return False
+        with self._refresh_lock:
+            if vectors.revisions.get(workspace) == revision:
+                return False
+            vectors.refresh()
+            vectors.revisions[workspace] = revision
+        return vectors.local
 
     def search(
         self, session: Session, workspace: str, text: str, k: int = 5, product: str | None = None
     ) -> list[SearchHit]:
+        self.refresh_if_stale(session, workspace)
         return self.retriever.search(session, workspace, text, k=k, product=product)

@@ -1,13 +1,23 @@
 """Hybrid retrieval over one workspace's documents.
 
 Public surface: `Retriever(settings, embeddings, vectors, corpus).search(session, workspace, text, k, product)`
--> list[SearchHit]; `Corpus` and `LexicalRow` (what a store provides); `product_matches`; `tokenize`.
+-> list[SearchHit]; `Corpus` and `LexicalRow` (what a store provides); `product_matches`; `tokenize`;
+`LexicalStore(folder).snapshot(...)`: per-workspace BM25, persisted and updated incrementally by revision.
 The dense side searches one or more vector views per query language (settings `dense_views_ja`,
 `dense_views_en`; see service/embeddings/views.py), each a ranking of its own in the fusion.
 """
 
 from service.retrieval.corpus import Corpus, LexicalRow, product_matches
-from service.retrieval.lexical import tokenize
+from service.retrieval.lexical import LexicalSnapshot, LexicalStore, tokenize
 from service.retrieval.retriever import Retriever, SearchHit
 
-__all__ = ["Corpus", "LexicalRow", "Retriever", "SearchHit", "product_matches", "tokenize"]
+__all__ = [
+    "Corpus",
+    "LexicalRow",
+    "LexicalSnapshot",
+    "LexicalStore",
+    "Retriever",
+    "SearchHit",
+    "product_matches",
+    "tokenize",
+]

@@ -1,20 +1,37 @@
-"""BM25 (bm25s) over NFKC character bigrams for Japanese and lower-cased words for English.
+"""BM25 over NFKC character bigrams for Japanese and lower-cased words for English.
 
 Japanese has no spaces; overlapping character bigrams match compounds such as バックアップ世代数
 without a dictionary, and measured on the seeds they fuse well with e5. The "fugashi" tokenizer
 adds MeCab (unidic-lite) content words to the bigrams; eval/bench_retrieval.py compares the two.
+
+The index keeps raw term counts in segments rather than bm25s's precomputed scores, because
+counts can be split: a large base, persisted and memory-mapped (`LexicalStore`, below), and a
+small delta of what changed since, scored
+together with the statistics (N, df, average length) of the live documents. So an incremental
+index ranks exactly as a full rebuild would, and the formula is bm25s's default (Lucene: idf =
+ln(1 + (N - df + 0.5) / (df + 0.5)), k1 = 1.5, b = 0.75), summed per query token as bm25s does.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import math
+import os
 import re
+import shutil
 import threading
+import time
 import unicodedata
+import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
-from functools import cache
+from dataclasses import dataclass
+from functools import cache, cached_property
+from pathlib import Path
 from typing import Any
 
-import bm25s
 import numpy as np
 
 _RUN = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\u30fc]+|[a-z0-9]+(?:[._-][a-z0-9]+)*")
@@ -60,17 +77,363 @@ def tokenize_words(text: str) -> list[str]:
 TOKENIZERS: dict[str, Callable[[str], list[str]]] = {"bigram": tokenize, "fugashi": tokenize_words}
 
 
+log = logging.getLogger(__name__)
+
+K1, B = 1.5, 0.75
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Term counts of a set of documents, column-compressed by token (postings), immutable."""
+
+    ids: np.ndarray  # (n,) str: document ids
+    keys: np.ndarray  # (n,) S16: digest of a document's text and product, to tell what changed
+    products: list[str | None]
+    lengths: np.ndarray  # (n,) int32: tokens per document
+    tokens: list[str]  # the vocabulary, sorted; a token's id is its position
+    indptr: np.ndarray  # (V + 1,) int64: postings of token t are [indptr[t], indptr[t + 1])
+    docs: np.ndarray  # (nnz,) int32: document of each posting
+    tfs: np.ndarray  # (nnz,) float32: count of the token in that document
+
+    @cached_property
+    def vocab(self) -> dict[str, int]:
+        return {t: i for i, t in enumerate(self.tokens)}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @staticmethod
+    def build(rows: Sequence[tuple[str, str, str | None]], tokenizer: str) -> Segment:
+        """rows: (id, text, product). Empty texts count as one empty token, as bm25s indexes them."""
+        tokenize = TOKENIZERS[tokenizer]
+        counts = [Counter(tokenize(text) or [""]) for _, text, _ in rows]
+        tokens = sorted(set().union(*counts)) if counts else []
+        vocab = {t: i for i, t in enumerate(tokens)}
+        sizes = np.fromiter((len(c) for c in counts), dtype=np.int64, count=len(counts))
+        token_ids = np.fromiter((vocab[t] for c in counts for t in c), dtype=np.int64, count=int(sizes.sum()))
+        tfs = np.fromiter((n for c in counts for n in c.values()), dtype=np.float32, count=len(token_ids))
+        docs = np.repeat(np.arange(len(counts), dtype=np.int32), sizes)
+        return Segment._assemble(
+            np.array([r[0] for r in rows], dtype=str),
+            row_keys(rows),
+            [r[2] for r in rows],
+            np.fromiter((sum(c.values()) for c in counts), dtype=np.int32, count=len(counts)),
+            tokens,
+            token_ids,
+            docs,
+            tfs,
+        )
+
+    @staticmethod
+    def _assemble(ids, keys, products, lengths, tokens, token_ids, docs, tfs) -> Segment:  # noqa: ANN001
+        order = np.argsort(token_ids, kind="stable")
+        indptr = np.zeros(len(tokens) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(token_ids, minlength=len(tokens)), out=indptr[1:])
+        return Segment(ids, keys, products, lengths, tokens, indptr, docs[order], tfs[order])
+
+    @staticmethod
+    def merge(parts: Sequence[tuple[Segment, np.ndarray]]) -> Segment:
+        """The live documents (mask per part) of several segments as one, without re-tokenizing."""
+        tokens = sorted(set().union(*(p.tokens for p, _ in parts)))
+        vocab = {t: i for i, t in enumerate(tokens)}
+        ids, keys, products, lengths, token_ids, docs, tfs = [], [], [], [], [], [], []
+        offset = 0
+        for segment, alive in parts:
+            renumber = np.cumsum(alive, dtype=np.int64) - 1 + offset
+            remap = np.fromiter((vocab[t] for t in segment.tokens), dtype=np.int64, count=len(segment.tokens))
+            posting_token = np.repeat(remap, np.diff(segment.indptr))
+            keep = alive[segment.docs]
+            token_ids.append(posting_token[keep])
+            docs.append(renumber[segment.docs[keep]].astype(np.int32))
+            tfs.append(np.asarray(segment.tfs)[keep])
+            ids.append(np.asarray(segment.ids)[alive])
+            keys.append(np.asarray(segment.keys)[alive])
+            lengths.append(np.asarray(segment.lengths)[alive])
+            products.extend(p for p, live in zip(segment.products, alive, strict=True) if live)
+            offset += int(alive.sum())
+        return Segment._assemble(
+            np.concatenate(ids),
+            np.concatenate(keys),
+            products,
+            np.concatenate(lengths),
+            tokens,
+            np.concatenate(token_ids),
+            np.concatenate(docs),
+            np.concatenate(tfs),
+        )
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True)
+        for name in ("ids", "keys", "lengths", "indptr", "docs", "tfs"):
+            np.save(folder / f"{name}.npy", np.asarray(getattr(self, name)), allow_pickle=False)
+        (folder / "strings.json").write_text(
+            json.dumps({"tokens": self.tokens, "products": self.products}, ensure_ascii=False), encoding="utf-8"
+        )
+
+    @staticmethod
+    def load(folder: Path) -> Segment:
+        """Memory-mapped: a fresh process reads the pages a query touches, not the whole index."""
+        arrays = {
+            n: np.load(folder / f"{n}.npy", mmap_mode="r", allow_pickle=False)
+            for n in ("ids", "keys", "lengths", "indptr", "docs", "tfs")
+        }
+        strings = json.loads((folder / "strings.json").read_text(encoding="utf-8"))
+        return Segment(tokens=strings["tokens"], products=strings["products"], **arrays)
+
+
+def row_keys(rows: Sequence[tuple[str, str, str | None]]) -> np.ndarray:
+    """What a document's score depends on (its text) and what retrieval filters on (its product)."""
+    digests = (
+        hashlib.blake2b(f"{text}\x1f{product or ''}".encode(), digest_size=16).digest() for _, text, product in rows
+    )
+    return np.array(list(digests), dtype="S16")
+
+
 class LexicalIndex:
-    def __init__(self, ids: Sequence[str], texts: Sequence[str], tokenizer: str = "bigram") -> None:
-        self.ids = list(ids)
+    """BM25 over the live documents of one or more segments, ids in a fixed order.
+
+    `LexicalIndex(ids, texts, tokenizer)` indexes a list as given (its order is kept);
+    `LexicalIndex.of(parts)` combines segments, live documents only, in id order (the order a
+    full rebuild from the database would have, so equal scores break the same way).
+    """
+
+    def __init__(
+        self, ids: Sequence[str], texts: Sequence[str], tokenizer: str = "bigram", products: Sequence[Any] = ()
+    ) -> None:
+        rows = [(i, t, p) for i, t, p in zip(ids, texts, list(products) or [None] * len(ids), strict=True)]
+        segment = Segment.build(rows, tokenizer)
+        self._setup(tokenizer, [(segment, np.ones(len(segment), dtype=bool))], np.arange(len(segment)))
+
+    @classmethod
+    def of(cls, parts: Sequence[tuple[Segment, np.ndarray]], tokenizer: str) -> LexicalIndex:
+        index = cls.__new__(cls)
+        all_ids = np.concatenate([np.asarray(s.ids) for s, _ in parts]) if parts else np.array([], dtype=str)
+        live = np.flatnonzero(np.concatenate([a for _, a in parts])) if parts else np.array([], dtype=np.int64)
+        index._setup(tokenizer, parts, live[np.argsort(all_ids[live], kind="stable")])
+        return index
+
+    def _setup(self, tokenizer: str, parts: Sequence[tuple[Segment, np.ndarray]], order: np.ndarray) -> None:
         self._tokenize = TOKENIZERS[tokenizer]
-        self._bm25 = bm25s.BM25()
-        corpus = [self._tokenize(t) or [""] for t in texts]
-        if corpus:
-            self._bm25.index(corpus, show_progress=False)
+        self._parts = list(parts)
+        self._order = order  # position in the concatenated segments, for each exposed document
+        all_ids = np.concatenate([np.asarray(s.ids) for s, _ in parts]) if parts else np.array([], dtype=str)
+        self.ids: list[str] = all_ids[order].tolist()
+        products = [p for s, _ in parts for p in s.products]
+        self.products: list[str | None] = [products[i] for i in order.tolist()]
+        self._n = int(sum(a.sum() for _, a in parts))
+        total = sum(int(np.asarray(s.lengths, dtype=np.int64)[a].sum()) for s, a in parts)
+        average = total / self._n if self._n else 1.0
+        # Per document, the part of the denominator that does not depend on the token.
+        self._norms = [K1 * ((1 - B) + B * np.asarray(s.lengths, dtype=np.float64) / average) for s, _ in parts]
 
     def scores(self, query: str) -> np.ndarray:
         tokens = self._tokenize(query)
-        if not self.ids or not tokens:
-            return np.zeros(len(self.ids), dtype=np.float32)
-        return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
+        # float32 per (document, token) and float32 sums in query-token order: bm25s's arithmetic,
+        # so near-equal scores order as they did with bm25s.
+        combined = np.zeros(sum(len(s) for s, _ in self._parts), dtype=np.float32)
+        if not self._n or not tokens:
+            return combined[self._order]
+        offsets = np.cumsum([0] + [len(s) for s, _ in self._parts])
+        found: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+        for token in tokens:  # repeated query tokens count again, as in bm25s
+            if token not in found:
+                found[token] = self._contributions(token, offsets)
+            for docs, values in found[token]:
+                combined[docs] += values
+        return combined[self._order]
+
+    def _contributions(self, token: str, offsets: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        postings = []
+        df = 0
+        for (segment, alive), norm, offset in zip(self._parts, self._norms, offsets, strict=False):
+            t = segment.vocab.get(token)
+            if t is None:
+                continue
+            docs = np.asarray(segment.docs[segment.indptr[t] : segment.indptr[t + 1]])
+            live = alive[docs]
+            docs = docs[live]
+            tfs = np.asarray(segment.tfs[segment.indptr[t] : segment.indptr[t + 1]], dtype=np.float64)[live]
+            df += len(docs)
+            postings.append((docs, tfs, norm, offset))
+        if not df:
+            return []
+        idf = float(np.float32(math.log(1 + (self._n - df + 0.5) / (df + 0.5))))
+        return [
+            (docs + offset, (idf * tfs / (norm[docs] + tfs)).astype(np.float32)) for docs, tfs, norm, offset in postings
+        ]
+
+
+@dataclass
+class LexicalSnapshot:
+    """One workspace's index at one revision (what the retriever ranks with)."""
+
+    revision: int
+    tokenizer: str
+    index: LexicalIndex
+    products: list[str | None]
+
+
+@dataclass
+class _State:
+    revision: int
+    base: Segment
+    base_alive: np.ndarray
+    delta: Segment | None
+    snapshot: LexicalSnapshot
+    # Folder names of the saved segments (None: not saved yet): a state saved again writes only what is new.
+    base_name: str | None = None
+    delta_name: str | None = None
+
+
+class LexicalStore:
+    """Per-workspace BM25 indexes kept up to date by revision, persisted under `folder` (None: in memory).
+
+    On a new revision the stored rows are diffed with the index by (id, text, product) digest:
+    removed and changed documents are masked out of the base, new ones go to a small delta
+    segment (tokenized alone), and the delta is merged into the base once it (with the masked
+    documents) outgrows `COMPACT_FRACTION` of it. Each state is saved as memory-mapped segments
+    and a manifest naming the revision, so a fresh process answers its first query without
+    re-reading or re-tokenizing the corpus.
+    """
+
+    COMPACT_FRACTION = 0.1
+    COMPACT_MIN = 512  # below this many changed documents the delta is never merged
+
+    def __init__(self, folder: Path | str | None) -> None:
+        self.folder = Path(folder) if folder is not None else None
+        self._states: dict[tuple[int, str], _State] = {}
+        self._lock = threading.Lock()
+        # What happened, for logs and benchmarks; `load_failures` counts persisted indexes that
+        # could not be read (they are rebuilt).
+        self.counts: Counter[str] = Counter()
+
+    def snapshot(self, session: Any, corpus: Any, workspace_id: int, revision: int, tokenizer: str) -> LexicalSnapshot:
+        """The index of a workspace at `revision`; `corpus.lexical_rows` is read only when it lags."""
+        key = (workspace_id, tokenizer)
+        with self._lock:
+            state = self._states.get(key)
+            if state is None and self.folder is not None:
+                state = self._load(workspace_id, tokenizer)
+            if state is not None and state.revision == revision:
+                self._states[key] = state
+                return state.snapshot
+            rows = [(r.id, r.text, r.product) for r in corpus.lexical_rows(session, workspace_id)]
+            state = self._update(state, rows, revision, tokenizer)
+            self._states[key] = state
+            if self.folder is not None:
+                self._save(workspace_id, tokenizer, state)
+            return state.snapshot
+
+    def _update(
+        self, state: _State | None, rows: list[tuple[str, str, str | None]], revision: int, tokenizer: str
+    ) -> _State:
+        if state is None:
+            self.counts["full_builds"] += 1
+            base = Segment.build(rows, tokenizer)
+            return _make_state(revision, tokenizer, base, np.ones(len(base), dtype=bool), None)
+        self.counts["incremental_updates"] += 1
+        wanted = dict(zip((r[0] for r in rows), row_keys(rows).tolist(), strict=True))
+        base_alive = state.base_alive & np.fromiter(
+            (wanted.get(i) == k for i, k in zip(state.base.ids.tolist(), state.base.keys.tolist(), strict=True)),
+            dtype=bool,
+            count=len(state.base),
+        )
+        kept = set(np.asarray(state.base.ids)[base_alive].tolist())
+        parts: list[tuple[Segment, np.ndarray]] = []
+        if state.delta is not None:
+            old = state.delta
+            delta_alive = np.fromiter(
+                (wanted.get(i) == k for i, k in zip(old.ids.tolist(), old.keys.tolist(), strict=True)),
+                dtype=bool,
+                count=len(old),
+            )
+            parts.append((old, delta_alive))
+            kept.update(np.asarray(old.ids)[delta_alive].tolist())
+        new_rows = [r for r in rows if r[0] not in kept]
+        if new_rows:
+            fresh = Segment.build(new_rows, tokenizer)
+            parts.append((fresh, np.ones(len(fresh), dtype=bool)))
+        delta = Segment.merge(parts) if parts else None
+        changed = (len(delta) if delta is not None else 0) + int((~base_alive).sum())
+        if changed > max(self.COMPACT_MIN, self.COMPACT_FRACTION * len(state.base)):
+            self.counts["compactions"] += 1
+            parts = [(state.base, base_alive)] + ([(delta, np.ones(len(delta), dtype=bool))] if delta else [])
+            base = Segment.merge(parts)
+            return _make_state(revision, tokenizer, base, np.ones(len(base), dtype=bool), None)
+        delta = delta if delta is not None and len(delta) else None
+        return _make_state(revision, tokenizer, state.base, base_alive, delta, base_name=state.base_name)
+
+    # Persistence: segments are written once, under a fresh name, then the manifest is replaced
+    # atomically; a reader sees the old state or the new one, never half of one.
+
+    def _dir(self, workspace_id: int, tokenizer: str) -> Path:
+        assert self.folder is not None
+        return self.folder / f"ws{workspace_id}-{tokenizer}"
+
+    def _load(self, workspace_id: int, tokenizer: str) -> _State | None:
+        folder = self._dir(workspace_id, tokenizer)
+        manifest_path = folder / "manifest.json"
+        if not manifest_path.exists():
+            return None
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            base = Segment.load(folder / manifest["base"])
+            alive = np.ones(len(base), dtype=bool)
+            alive[np.asarray(manifest["base_dead"], dtype=np.int64)] = False
+            delta = Segment.load(folder / manifest["delta"]) if manifest["delta"] else None
+        except (OSError, ValueError, KeyError, IndexError) as exc:
+            self.counts["load_failures"] += 1
+            log.warning("lexical index in %s unreadable (%s): rebuilding it from the database", folder, exc)
+            return None
+        self.counts["loads"] += 1
+        return _make_state(
+            int(manifest["revision"]), tokenizer, base, alive, delta, manifest["base"], manifest["delta"]
+        )
+
+    def _save(self, workspace_id: int, tokenizer: str, state: _State) -> None:
+        folder = self._dir(workspace_id, tokenizer)
+        try:
+            if state.base_name is None:
+                state.base_name = f"seg-{uuid.uuid4().hex}"
+                state.base.save(folder / state.base_name)
+            if state.delta is not None and state.delta_name is None:
+                state.delta_name = f"seg-{uuid.uuid4().hex}"
+                state.delta.save(folder / state.delta_name)
+            manifest = {
+                "revision": state.revision,
+                "tokenizer": tokenizer,
+                "base": state.base_name,
+                "base_dead": np.flatnonzero(~state.base_alive).tolist(),
+                "delta": state.delta_name if state.delta is not None else None,
+            }
+            temporary = folder / f"manifest.{uuid.uuid4().hex}.tmp"
+            temporary.write_text(json.dumps(manifest), encoding="utf-8")
+            os.replace(temporary, folder / "manifest.json")
+            self._collect(folder, {state.base_name, state.delta_name})
+        except OSError as exc:
+            # The in-memory index is current; only the next fresh process pays for a rebuild.
+            self.counts["save_failures"] += 1
+            log.warning("lexical index could not be saved in %s (%s); it stays in memory", folder, exc)
+
+    @staticmethod
+    def _collect(folder: Path, referenced: set[str | None]) -> None:
+        """Remove segments no manifest names any more, once no reader can still be opening them."""
+        cutoff = time.time() - 60
+        for path in folder.glob("seg-*"):
+            if path.name not in referenced and path.stat().st_mtime < cutoff:
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def _make_state(
+    revision: int,
+    tokenizer: str,
+    base: Segment,
+    base_alive: np.ndarray,
+    delta: Segment | None,
+    base_name: str | None = None,
+    delta_name: str | None = None,
+) -> _State:
+    parts = [(base, base_alive)] + ([(delta, np.ones(len(delta), dtype=bool))] if delta is not None else [])
+    index = LexicalIndex.of(parts, tokenizer)
+    snapshot = LexicalSnapshot(revision, tokenizer, index, index.products)
+    return _State(revision, base, base_alive, delta, snapshot, base_name, delta_name)
