@@ -38,6 +38,7 @@ def holdout(
     from service.drafting.calibration_store import save_workspace_calibration
     from service.evaluation.heldout_report import write_holdout_report
     from service.evaluation.holdout import CitationLeak, fit_workspace_calibration, run_holdout
+    from service.evaluation.judge import make_judge
 
     if not all_sources and source is None:
         fail("name a source (kotae kb stats lists them), an answered file, or --all")
@@ -47,6 +48,7 @@ def holdout(
     kb = KnowledgeBase(settings)
     ws_name = workspace_name(workspace)
     file = Path(source) if source is not None and Path(source).is_file() else None
+    judge = make_judge(settings)  # an LLM judge too when an LLM is configured
     with db_session() as session:
         ws = open_workspace(session, ws_name, with_entries=True)
         known = [s.name for s, count in list_sources(session, ws) if count]
@@ -65,7 +67,7 @@ def holdout(
                 bar.update(task, description=f"Holding out {name}", completed=done, total=total)
 
             try:
-                run = run_holdout(session, kb, ws_name, names, file, report)
+                run = run_holdout(session, kb, ws_name, names, file, report, judge)
             except CitationLeak as exc:
                 fail(f"bug: {exc}", code=1)
         data = run.to_json()
@@ -73,9 +75,11 @@ def holdout(
             calibration = fit_workspace_calibration(run, fallback_abstain=settings.abstain_threshold)
             save_workspace_calibration(session, ws, calibration, by="kotae eval holdout --calibrate")
     table = Table(title=f"Held out from workspace '{ws_name}'")
-    for column in ("source", "questions", "drafted", "choice agr.", "answer agr.", "abstained/elsewhere", "s/q"):
+    columns = ["source", "questions", "drafted", "choice agr.", "answer agr.", "abstained/elsewhere", "s/q"]
+    for column in columns + (["judge agr."] if judge else []):
         table.add_column(column)
     for row in [*data["sources"], data["overall"]]:
+        judged = ["-" if row["judge_agreement"] is None else f"{row['judge_agreement']:.2f}"] if judge else []
         table.add_row(
             escape(str(row["source"])),
             str(row["questions"]),
@@ -84,6 +88,7 @@ def holdout(
             "-" if row["answer_agreement"] is None else f"{row['answer_agreement']:.2f}",
             str(row["abstained_with_answer_elsewhere"]),
             "-" if row["seconds_per_question"] is None else f"{row['seconds_per_question']:.2f}",
+            *judged,
         )
     console.print(table)
     bands = Table(title="confidence band → answer agreement (overall)")
@@ -101,5 +106,7 @@ def holdout(
     if report_dir is not None:
         paths = write_holdout_report(data, report_dir)
         console.print("Report: " + ", ".join(str(p) for p in paths))
+    if judge is not None and judge.failures:
+        err.print(f"the LLM judge failed on {judge.failures} drafts (left unjudged; see the log)")
     if not data["sources"]:
         err.print("nothing was held out")

@@ -5,8 +5,39 @@ sheet's labelled questions are searched and drafted. Labels (in `eval/labels/*.j
 entries by (sheet, locator), never by internal ids, so they survive re-ingestion.
 
 Public surface: `run(set_name, ...)` -> `EvalResult`; `report.write(...)`; `compare(...)`; `gate(...)`.
+The user's own sheets (`kotae eval holdout`, the API and the web pages): `run_holdout` (the eval,
+read-only), `make_judge` (an LLM judge when an LLM is configured), and holdout runs as background
+jobs: `start_run`, `submit`, `list_runs`, `get_run`, `holdable_sources`, `shown_status`,
+`HoldoutRecord`, `HoldoutInputError`, `RunInProgress`.
 """
 
+from service.evaluation.holdout import run_holdout
+from service.evaluation.judge import make_judge
+from service.evaluation.models import HoldoutRecord
 from service.evaluation.runner import EvalResult, run
+from service.evaluation.runs import (
+    HoldoutInputError,
+    RunInProgress,
+    get_run,
+    holdable_sources,
+    list_runs,
+    shown_status,
+    start_run,
+    submit,
+)
 
-__all__ = ["EvalResult", "run"]
+__all__ = [
+    "EvalResult",
+    "HoldoutInputError",
+    "HoldoutRecord",
+    "RunInProgress",
+    "get_run",
+    "holdable_sources",
+    "list_runs",
+    "make_judge",
+    "run",
+    "run_holdout",
+    "shown_status",
+    "start_run",
+    "submit",
+]

@@ -70,26 +70,37 @@ def write_holdout_report(data: dict[str, Any], out: Path) -> list[Path]:
     """`kotae eval holdout --report DIR`: Markdown per sheet and overall, and the reliability plot."""
     out.mkdir(parents=True, exist_ok=True)
     overall = data["overall"]
+    judged = overall.get("judge_verdicts") is not None  # an LLM judge ran
     lines = [
         "# Held out from your own sheets",
         "",
-        "| sheet | questions | drafted | choice agreement | answer agreement | abstained, answer elsewhere |",
-        "|---|---|---|---|---|---|",
+        "| sheet | questions | drafted | choice agreement | answer agreement | abstained, answer elsewhere |"
+        + (" judge agreement |" if judged else ""),
+        "|---|---|---|---|---|---|" + ("---|" if judged else ""),
     ]
     for row in [*data["sources"], overall]:
         lines.append(
             f"| {row['source']} | {row['questions']} | {row['drafted']} | {row['choice_agreement']} | "
             f"{row['answer_agreement']} | {row['abstained_with_answer_elsewhere']} |"
+            + (f" {row.get('judge_agreement')} |" if judged else "")
         )
+    if judged:
+        verdicts = overall["judge_verdicts"]
+        lines += ["", "LLM judge verdicts: " + ", ".join(f"{k} {v}" for k, v in verdicts.items()) + "."]
     lines += ["", "## Confidence band → answer agreement", "", "| band | drafts | agreement |", "|---|---|---|"]
     for band in overall["reliability"]:
         lines.append(f"| {band['band']} | {band['count']} | {band['agreement']} |")
     for source in data["sources"]:
-        lines += ["", f"## {source['source']}", "", "| ref | real | draft | conf. | agrees |", "|---|---|---|---|---|"]
+        head = "| ref | real | draft | conf. | agrees |" + (" judge |" if judged else "")
+        lines += ["", f"## {source['source']}", "", head, "|---|---|---|---|---|" + ("---|" if judged else "")]
         for item in source["items"]:
             real = (item["real_choice"] or "") + " " + item["real_answer"][:80].replace("|", "/").replace("\n", " ")
             drafted = (item["choice"] or "") + " " + item["answer"][:80].replace("|", "/").replace("\n", " ")
-            lines.append(f"| {item['ref']} | {real} | {drafted} | {item['confidence']} | {item['answer_agrees']} |")
+            verdict = (item.get("judge") or {}).get("verdict") if judged else None
+            lines.append(
+                f"| {item['ref']} | {real} | {drafted} | {item['confidence']} | {item['answer_agrees']} |"
+                + (f" {verdict or '-'} |" if judged else "")
+            )
     md = out / "holdout.md"
     md.write_text("\n".join(lines) + "\n", encoding="utf-8")
     png = out / "holdout.png"

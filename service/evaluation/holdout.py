@@ -10,8 +10,11 @@ Agreement:
 - answer: the draft's words (or, when the offline draft leaves the words to a translator, the
   cited entry's words) against the real answer: chrF ≥ `CHRF_AGREE` or e5 cosine ≥
   `COSINE_AGREE` (chosen on the labelled seeds: answers to the same control in different
-  sheets against answers to different controls; eval/README.md); an LLM judge instead when the
-  LLM drafter is configured.
+  sheets against answers to different controls; eval/README.md);
+- judge: when an LLM is configured (`KOTAE_DRAFTER=llm`), an LLM judge also reads each drafted item
+  and says agree / partial / disagree with a one-line reason (`service.evaluation.judge`);
+  `judge_agreement` is the share of judged drafts it says agree. The chrF/e5 measure stays the
+  answer agreement (and what `--calibrate` fits on), so runs with and without an LLM compare.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from service.drafting import NO_EVIDENCE, Draft, Request, draft_requests
 from service.drafting.calibration import FEATURES, Calibration, band_from, feature_values, fit, reliability
 from service.drafting.offline import OfflineDrafter, resolve_calibration
 from service.drafting.questions import analyse
+from service.evaluation.judge import LLMJudge, Verdict, stated
 from service.ingest import ParsedItem, parse_bytes
 from service.ingest.choices import normalize_choice
 from service.knowledge_base import Entry, KnowledgeBase, SearchHit, Source, get_workspace
@@ -69,11 +73,13 @@ class ItemResult:
     seconds: float
     elsewhere: bool = False  # abstained although the best evidence found agrees with the real answer
     answer_agrees_raw: bool | None = None  # agreement of what would have been drafted (for fitting)
+    judge: Verdict | None = None  # the LLM judge's verdict on a drafted item, when a judge ran
 
     def to_json(self) -> dict[str, Any]:
         return {
             "ref": self.row.ref,
             "question": self.row.question,
+            "language": self.row.language,
             "real_choice": self.row.choice,
             "real_answer": self.row.answer,
             "status": self.draft.status,
@@ -86,6 +92,7 @@ class ItemResult:
             "answer_agrees": self.answer_agrees,
             "chrf": round(self.chrf, 2),
             "cosine": round(self.cosine, 4),
+            "judge": self.judge.to_json() if self.judge else None,
         }
 
 
@@ -103,6 +110,17 @@ def _share(values: Sequence[bool | None]) -> float | None:
     return round(sum(known) / len(known), 4) if known else None
 
 
+def _judged(drafted: Sequence[ItemResult]) -> dict[str, Any]:
+    """The judge's verdicts on the drafted items: None when no judge ran (no LLM configured)."""
+    verdicts = [i.judge.verdict for i in drafted if i.judge is not None]
+    if not verdicts:
+        return {"judge_agreement": None, "judge_verdicts": None}
+    counts = {v: verdicts.count(v) for v in ("agree", "partial", "disagree")}
+    counts["failed"] = verdicts.count(None)
+    judged = len(verdicts) - counts["failed"]
+    return {"judge_agreement": round(counts["agree"] / judged, 4) if judged else None, "judge_verdicts": counts}
+
+
 def summarise(name: str, items: Sequence[ItemResult]) -> dict[str, Any]:
     drafted = [i for i in items if i.draft.status != NO_EVIDENCE]
     agree = [i.answer_agrees for i in drafted]
@@ -113,6 +131,7 @@ def summarise(name: str, items: Sequence[ItemResult]) -> dict[str, Any]:
         "coverage": round(len(drafted) / len(items), 4) if items else None,
         "choice_agreement": _share([i.choice_agrees for i in drafted]),
         "answer_agreement": _share(agree),
+        **_judged(drafted),
         "abstained_with_answer_elsewhere": sum(1 for i in items if i.elsewhere),
         "reliability": [
             {"band": r["band"], "count": r["count"], "agreement": r["right"]}
@@ -181,6 +200,7 @@ def hold_out(
     rows: list[HeldRow],
     hidden: set[str],
     progress: Progress | None = None,
+    judge: LLMJudge | None = None,
 ) -> SourceResult:
     """Draft `rows` from the workspace with `hidden` entries out of sight; compare with the real answers.
 
@@ -221,6 +241,9 @@ def hold_out(
         item.answer_agrees_raw = agrees if choice_agrees is not False else False
         if abstained:
             item.answer_agrees, item.choice_agrees = None, None
+        elif judge is not None:
+            drafted_text = stated(draft.choice, _compared_text(draft, hits))
+            item.judge = judge.judge(row.question, stated(row.choice, row.answer), drafted_text)
         result.items.append(item)
         if progress:
             progress(number, len(rows))
@@ -248,18 +271,22 @@ def run_holdout(
     sources: Sequence[str] = (),
     file: Path | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    judge: LLMJudge | None = None,
 ) -> HoldoutRun:
-    """Hold out each named source in turn (or evaluate an answered file from outside the workspace)."""
+    """Hold out each named source in turn (or evaluate an answered file from outside the workspace).
+
+    `judge`: an LLM judge (`make_judge(settings)`) to give each drafted item a verdict as well.
+    """
     get_workspace(session, workspace)  # a missing workspace is a LookupError before any work
     results = []
     if file is not None:
         rows = rows_of_file(file, kb)
         report = (lambda d, t: progress(file.name, d, t)) if progress else None
-        results.append(hold_out(session, kb, workspace, file.name, rows, set(), report))
+        results.append(hold_out(session, kb, workspace, file.name, rows, set(), report, judge))
     for name in sources:
         rows, hidden = rows_of_source(session, workspace, name)
         report = (lambda d, t, n=name: progress(n, d, t)) if progress else None
-        results.append(hold_out(session, kb, workspace, name, rows, hidden, report))
+        results.append(hold_out(session, kb, workspace, name, rows, hidden, report, judge))
     return HoldoutRun(results)
 
 

@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from service.accounts.models import User
 from service.api.deps import DB, KB, MAX_ID, CurrentUser, WorkspaceAdmin, WorkspaceViewer
 from service.api.schemas import RequestBody
-from service.evaluation.models import HoldoutRecord
-from service.evaluation.runs import (
+from service.evaluation import (
     HoldoutInputError,
+    HoldoutRecord,
     RunInProgress,
     get_run,
     list_runs,
