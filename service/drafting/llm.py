@@ -26,7 +26,7 @@ from service.drafting.calibration import Calibration
 from service.drafting.choices import LABELS
 from service.drafting.flags import CHOICE_INFERRED, CHOICE_WITHHELD, LLM_FALLBACK, NEEDS_TRANSLATION, TRANSLATED
 from service.drafting.model import DRAFTED, Draft, no_evidence
-from service.drafting.offline import EvidenceObserver, citation, compose, resolve_calibration
+from service.drafting.offline import EvidenceObserver, citation, compose, resolve_calibration, review_state
 from service.drafting.questions import analyse
 from service.drafting.request import Request
 from service.knowledge_base import KnowledgeBase, SearchHit
@@ -125,6 +125,7 @@ class LLMDrafter:
         self.calibration = calibration
         self.per_workspace = per_workspace
         self._active: tuple[Calibration | None, str] = (calibration, "given" if calibration else "uncalibrated")
+        self._review: dict[str, bool] = {}
         self.settings = kb.settings
         self.model = model or get_chat_model(kb.settings)
         self.k = k
@@ -168,6 +169,7 @@ class LLMDrafter:
             product=request.product,
             stale_months=self.settings.stale_evidence_months,
             calibration=self._active[0],
+            canonical_review=self._review,
         )
         if prepared.messages is None:
             return no_evidence(
@@ -237,6 +239,7 @@ class LLMDrafter:
     ) -> list[Draft]:
         # Retrieval uses the session here, before any model call; the calls then run concurrently.
         self._active = resolve_calibration(session, workspace, self.kb, self.calibration, self.per_workspace)
+        self._review = review_state(session, workspace)
         prepared = [self.prepare(session, workspace, r) for r in requests]
         if on_evidence:
             for p in prepared:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from sqlalchemy.orm import Session
 
@@ -131,6 +131,7 @@ def compose(
     product: str | None = None,
     stale_months: int = 18,
     calibration: Calibration | None = None,
+    canonical_review: Mapping[str, bool] | None = None,
 ) -> Draft:
     """A draft from retrieved evidence, or an honest no_evidence when the evidence is too weak.
 
@@ -184,7 +185,10 @@ def compose(
         )
     if shape.parts > 1 and (NEEDS_TRANSLATION in flags or signals.coverage < PARTIAL_COVERAGE):
         flags.append(PARTIAL)
-    if is_stale(cited_hits, stale_months):
+    # A canonical answer is as old as its last review; any other row as old as its sheet.
+    canonical_review = canonical_review or {}
+    sheet_dated = [h for h in cited_hits if h.entry.id not in canonical_review]
+    if is_stale(sheet_dated, stale_months) or any(canonical_review.get(h.entry.id) for h in cited_hits):
         flags.append(STALE)
     if other_product(cited_hits, product):
         flags.append(OTHER_PRODUCT)
@@ -212,6 +216,14 @@ def compose(
         flags=flags,
         note=" ".join(notes),
     )
+
+
+def review_state(session: Session, workspace: str) -> dict[str, bool]:
+    """The workspace's canonical answers (entry id -> past its review-by date), read once per batch."""
+    from service.knowledge_base import get_workspace
+    from service.library import canonical_review  # the library builds on drafting's neighbours: import late
+
+    return canonical_review(session, get_workspace(session, workspace).id)
 
 
 def resolve_calibration(
@@ -247,6 +259,7 @@ class OfflineDrafter:
         calibration, calibration_source = resolve_calibration(
             session, workspace, self.kb, self.calibration, self.per_workspace
         )
+        review = review_state(session, workspace)
         drafts = []
         for number, r in enumerate(requests, start=1):
             hits = self.kb.search(session, workspace, r.question, k=depth, product=r.product)
@@ -262,6 +275,7 @@ class OfflineDrafter:
                     product=r.product,
                     stale_months=self.kb.settings.stale_evidence_months,
                     calibration=calibration,
+                    canonical_review=review,
                 )
             )
             drafts[-1].confidence_source = calibration_source

@@ -93,3 +93,20 @@ class EmbeddingCache(Base):
     model: Mapped[str] = mapped_column(String(200), primary_key=True)
     text_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class SupersededEntry(Base):
+    """An entry a canonical answer of the library replaced: kept for provenance, hidden from retrieval.
+
+    Keyed by the entry id, not a foreign key: entry ids are stable across re-ingests
+    (`entry_id`), so re-ingesting a superseded sheet keeps its rows superseded.
+    """
+
+    __tablename__ = "superseded_entries"
+
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True)
+    entry_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # The migration makes this a foreign key to canonical_answers (ON DELETE CASCADE); the model
+    # leaves it out so the knowledge base's metadata needs no library table.
+    canonical_id: Mapped[int] = mapped_column(Integer, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

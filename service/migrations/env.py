@@ -8,7 +8,9 @@ from sqlalchemy import engine_from_config, pool
 import service.accounts.models  # noqa: F401 - registers tables
 import service.audit.models  # noqa: F401
 import service.drafting.calibration_store  # noqa: F401
+import service.evaluation.models  # noqa: F401
 import service.knowledge_base.models  # noqa: F401
+import service.library.models  # noqa: F401
 import service.questionnaires.models  # noqa: F401
 import service.review.models  # noqa: F401
 from service.db import Base

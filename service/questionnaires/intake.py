@@ -5,14 +5,16 @@ Functions take the caller's session and never commit.
 
 from __future__ import annotations
 
+import unicodedata
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service import audit
 from service.accounts.models import User
 from service.ingest import CellRef, Limits, ParsedItem
-from service.knowledge_base import Workspace
-from service.questionnaires.models import FAILED, PENDING, Item, Questionnaire
+from service.knowledge_base import Entry, Workspace, entry_id
+from service.questionnaires.models import APPROVED, DRAFTED, FAILED, PENDING, Item, Questionnaire
 from service.questionnaires.parse import QuestionnaireFile, item_ref, read_questionnaire
 
 
@@ -56,16 +58,85 @@ def create_questionnaire(
         )
         for position, item in enumerate(parsed.items)
     )
+    session.flush()
+    reused = carry_over(session, questionnaire)
     audit.record(
         session,
         workspace.id,
         "questionnaire.upload",
         user,
         questionnaire_id=questionnaire.id,
-        after={"name": name, "questions": len(parsed.items), "product": product},
+        after={"name": name, "questions": len(parsed.items), "product": product, "reused": reused},
     )
     session.flush()
     return questionnaire
+
+
+REUSED = "reused"  # the flag of a question prefilled with an answer approved in an earlier questionnaire
+
+
+def normalised_question(question: str) -> str:
+    """The words of a question, compared across uploads (the drafting pipeline's `question_key` alike)."""
+    return " ".join(unicodedata.normalize("NFKC", question).lower().split())
+
+
+def carry_over(session: Session, questionnaire: Questionnaire) -> int:
+    """Prefill questions asked before: an approved answer to the same words (and product) in an
+    earlier questionnaire of the workspace is copied in, flagged `reused`, cited with where it was
+    approved, and left `drafted` for a reviewer like any draft. Returns how many were prefilled.
+
+    The newest approval wins. Items it fills are not drafted again (drafting takes pending items).
+    """
+    approved = session.execute(
+        select(Item, Questionnaire.name)
+        .join(Questionnaire, Item.questionnaire_id == Questionnaire.id)
+        .where(
+            Questionnaire.workspace_id == questionnaire.workspace_id,
+            Questionnaire.id != questionnaire.id,
+            Item.status.in_(APPROVED),
+        )
+        .order_by(Item.updated_at.desc(), Item.id.desc())
+    ).all()
+    prior: dict[tuple[str, str], tuple[Item, str]] = {}
+    for item, source_name in approved:
+        prior.setdefault((normalised_question(item.question), item.product or ""), (item, source_name))
+    if not prior:
+        return 0
+    workspace = session.get(Workspace, questionnaire.workspace_id)
+    filled = 0
+    for item in session.scalars(select(Item).where(Item.questionnaire_id == questionnaire.id, Item.status == PENDING)):
+        found = prior.get((normalised_question(item.question), item.product or ""))
+        if found is None:
+            continue
+        before, source_name = found
+        link = {"questionnaire_id": before.questionnaire_id, "item_id": before.id, "ref": before.ref}
+        review_source = f"review #{before.questionnaire_id}: {source_name}"
+        # The knowledge-base entry the approval taught (service/library/learning.py names it so),
+        # when it is still there: the why panel then shows who approved it and when.
+        learned = entry_id(workspace.name, review_source, None, before.ref, before.product, 0)
+        item.draft_choice = item.choice = before.choice
+        item.draft_answer = item.answer = before.answer
+        item.confidence = 1.0
+        item.confidence_source = "reused"
+        item.drafter = REUSED
+        item.drafted_by = REUSED
+        item.draft_count = 1
+        item.flags = [REUSED]
+        item.citations = [
+            {
+                "entry_id": learned if session.get(Entry, learned) is not None else "",
+                "source": review_source,
+                "locator": before.ref,
+                "text": f"{before.question}\n{before.answer or before.choice or ''}",
+                "product": before.product,
+                "reused_from": link,
+            }
+        ]
+        item.draft_note = f"reused: approved in questionnaire #{before.questionnaire_id} ({source_name}), {before.ref}"
+        item.status = DRAFTED
+        filled += 1
+    session.flush()
+    return filled
 
 
 def questionnaires_of(session: Session, workspace: Workspace) -> list[Questionnaire]:

@@ -31,6 +31,7 @@ def flag_words(item: Item) -> list[tuple[str, str]]:
         "inverted_choice": "the question is asked the other way round: the prior Yes/No was inverted",
         "injection": "the question carries instructions for the drafter: they were not followed",
         "llm_fallback": "the LLM could not draft it: drafted offline instead",
+        "reused": "answer approved in an earlier questionnaire (see the citation): check it still holds",
     }
     return [(f, words.get(f, f.replace("_", " "))) for f in item.flags or []]
 

@@ -5,7 +5,7 @@ const body = document.body;
 
 document.getElementById("workspace-switcher")?.addEventListener("change", (e) => {
   const url = new URL(location.href);
-  if (!["/kb", "/admin"].includes(location.pathname)) url.pathname = "/";
+  if (!["/kb", "/admin", "/holdout", "/library"].includes(location.pathname)) url.pathname = "/";
   url.search = "?ws=" + encodeURIComponent(e.target.value);
   location.href = url;
 });
