@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test check lint bench
+.PHONY: demo test slow gate lint bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,15 +25,19 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check service tests eval
 	$(BIN)/ruff format --check service tests eval
 
-# Three processes, a file each at a time: much of the suite waits on servers, browsers and workers.
+# Before a push: lint and every test but the slow end-to-end ones, in three processes (a file each
+# at a time: much of the suite waits on servers and models).
 test: lint
-	$(BIN)/python -m pytest -q -n 3 --dist loadfile
+	$(BIN)/python -m pytest -q -n 3 --dist loadfile -m "not slow"
+
+# CI runs these after `make test`: real worker processes, killed and restarted servers, the
+# browser; then the eval gates (retrieval and drafting floors on the seeds and the held-out set).
+slow: $(VENV)/.installed
+	$(BIN)/python -m pytest -q -n 3 --dist loadfile -m slow
+
+gate: $(VENV)/.installed
 	$(BIN)/kotae eval seeds --gate --out eval/out
 	$(BIN)/kotae eval heldout --gate --out eval/out
-
-# The inner loop: lint and every test but the slow ones (real worker processes, the browser).
-check: lint
-	$(BIN)/python -m pytest -q -x -m "not slow"
 
 bench: $(VENV)/.installed
 	$(BIN)/python eval/bench_ingest.py

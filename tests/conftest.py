@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
@@ -46,13 +48,32 @@ def ingest_all(kb: KnowledgeBase, workspace: str, paths: list[Path]) -> None:
         kb.sync(session, workspace)
 
 
-@pytest.fixture(scope="session")
-def seeded_kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
-    """The five seeds and the sample knowledge base, ingested once for the retrieval tests."""
-    kb = KnowledgeBase(Settings(home=tmp_path_factory.mktemp("seeded")))
+def _ingest_seeds_and_samples(home: Path) -> None:
+    kb = KnowledgeBase(Settings(home=home))
     ingest_all(kb, "seeds", all_seeds())
     ingest_all(kb, "samples", sorted(p for p in SAMPLES.iterdir() if p.suffix != ".py"))
-    return kb
+
+
+@pytest.fixture(scope="session")
+def seeded_kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
+    """The five seeds and the sample knowledge base, ingested once for the retrieval tests.
+
+    Under pytest-xdist the first worker that needs it ingests it into a shared directory (a file
+    lock keeps the others waiting) and every worker, that one included, opens its own copy of the
+    stored database and vector store: embedding it once instead of once per worker.
+    """
+    home = tmp_path_factory.mktemp("seeded")
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        _ingest_seeds_and_samples(home)
+        return KnowledgeBase(Settings(home=home))
+    shared = tmp_path_factory.getbasetemp().parent / "seeded-once"
+    with FileLock(f"{shared}.lock"):
+        if not (shared / ".complete").exists():
+            shutil.rmtree(shared, ignore_errors=True)  # a worker that died half-way left it
+            _ingest_seeds_and_samples(shared)
+            (shared / ".complete").touch()
+    shutil.copytree(shared, home, dirs_exist_ok=True)
+    return KnowledgeBase(Settings(home=home))
 
 
 @pytest.fixture

@@ -11,12 +11,33 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 Reply = Callable[[dict[str, Any]], str | tuple[str, float]]  # content, or (content, seconds to wait first)
 
 
-class OpenAIStub:
+class LocalServer:
+    """A threaded HTTP server on a free port of 127.0.0.1, serving while inside `with`."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class OpenAIStub(LocalServer):
     def __init__(self) -> None:
         self.replies: list[Reply] = []
         self.requests: list[dict[str, Any]] = []
@@ -56,21 +77,34 @@ class OpenAIStub:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (a timeout test)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        super().__init__(Handler)
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
 
-    def __enter__(self) -> OpenAIStub:
-        self.thread.start()
-        return self
+class ErrorEndpoint(LocalServer):
+    """An OpenAI-compatible endpoint that answers every POST with one HTTP error, in the body shape
+    OpenAI uses (a refused key, a rate limit, a broken server). Counts what it was sent."""
 
-    def __exit__(self, *_exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def __init__(self, status: int, message: str, code: str | None = None) -> None:
+        self.requests: list[tuple[str, str]] = []  # (path, Authorization header)
+        self._lock = threading.Lock()
+        endpoint = self
+        body = json.dumps({"error": {"message": message, "type": "invalid_request_error", "code": code}}).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with endpoint._lock:
+                    endpoint.requests.append((self.path, self.headers.get("Authorization", "")))
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        super().__init__(Handler)
 
 
 def prompt_text(body: dict[str, Any]) -> str:

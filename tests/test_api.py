@@ -269,6 +269,8 @@ def test_outsider_gets_nothing_from_any_route(env: Env) -> None:
         "item_id": str(item_id),
         "name": "000_78e24bc43780e3f5.txt",
         "token_id": "1",  # the admin's token: not the outsider's to revoke
+        "run_id": "1",  # a holdout run and a canonical answer: the workspace is not the outsider's either way
+        "canonical_id": "1",
     }
     bodies = {"version": 1, "min_confidence": 0, "text": "x", "email": "out@other.test", "role": "admin"}
     walked = 0

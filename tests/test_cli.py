@@ -7,9 +7,7 @@ import re
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, get_args
 
@@ -24,7 +22,7 @@ from service.db import session_scope
 from service.knowledge_base import Source, get_workspace
 from service.settings import get_settings
 from tests.conftest import SAMPLES, seed
-from tests.openai_stub import OpenAIStub
+from tests.openai_stub import ErrorEndpoint, OpenAIStub
 
 SHEET = (
     "No,確認事項,回答\n"
@@ -279,48 +277,6 @@ def test_role_choices_are_the_account_roles() -> None:
     assert get_args(Role) == ROLES
 
 
-class RefusingLLM:
-    """A local OpenAI-compatible endpoint that refuses every key (HTTP 401), as a misconfigured one would."""
-
-    def __init__(self) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *_args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                body = json.dumps(
-                    {
-                        "error": {
-                            "message": "Incorrect API key provided",
-                            "type": "invalid_request_error",
-                            "code": "invalid_api_key",
-                        }
-                    }
-                ).encode()
-                self.send_response(401)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def __enter__(self) -> RefusingLLM:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def closed_port() -> int:
     """A local port nothing listens on."""
     with socket.socket() as sock:
@@ -369,7 +325,7 @@ def test_doctor_checks_the_llm_endpoint(runner: CliRunner, monkeypatch: pytest.M
         assert answered.exit_code == 0, answered.output
         assert doctor_lines(answered)["LLM"].startswith("ok ") and len(stub.requests) == 1
 
-    with RefusingLLM() as refusing:
+    with ErrorEndpoint(401, "Incorrect API key provided", code="invalid_api_key") as refusing:
         refused = doctor_with(refusing.base_url)
     assert refused.exit_code == 1, refused.output
     line = doctor_lines(refused)["LLM"]

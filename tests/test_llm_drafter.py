@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -16,7 +14,7 @@ from service.drafting.request import Request
 from service.knowledge_base import KnowledgeBase
 from service.llm import count_tokens
 from service.settings import Settings
-from tests.openai_stub import OpenAIStub, prompt_text
+from tests.openai_stub import ErrorEndpoint, OpenAIStub, prompt_text
 
 NTP = Request("No.1", "サーバーの時刻はNTP等で同期されていますか。", "ja", None)
 NTP_EN = Request("No.2", "Do you synchronise server clocks with NTP?", "en", None)
@@ -145,47 +143,6 @@ def test_concurrent_requests_each_get_their_own_evidence(seeded_kb: KnowledgeBas
 # ---------------------------------------------------------------- an endpoint that refuses, or never answers
 
 
-class RefusingEndpoint:
-    """A second local server on 127.0.0.1 (the OpenAI stub only answers 200): every POST gets one HTTP
-    error, in the body shape OpenAI uses. Counts what it was sent."""
-
-    def __init__(self, status: int, message: str) -> None:
-        self.requests: list[tuple[str, str]] = []  # (path, Authorization header)
-        self._lock = threading.Lock()
-        endpoint = self
-        body = json.dumps({"error": {"message": message, "type": "invalid_request_error", "code": None}}).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *_args: object) -> None:
-                pass
-
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                with endpoint._lock:
-                    endpoint.requests.append((self.path, self.headers.get("Authorization", "")))
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def __enter__(self) -> RefusingEndpoint:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 BACKUP = Request("No.4", "データのバックアップは何世代保管されていますか。", "ja", None)
 
 
@@ -223,7 +180,7 @@ def fallback_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
 def test_a_refused_api_key_falls_back_at_once_and_says_so(
     seeded_kb: KnowledgeBase, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with RefusingEndpoint(401, "Incorrect API key provided: sk-wrong.") as endpoint:
+    with ErrorEndpoint(401, "Incorrect API key provided: sk-wrong.") as endpoint:
         kb = kb_at(seeded_kb, endpoint.base_url, llm_api_key="sk-wrong")
         with caplog.at_level(logging.WARNING, logger="service.drafting.llm"):
             drafts, _ = draft(kb, NTP, BACKUP)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import click
 import typer
 from typer.testing import CliRunner
 
@@ -118,7 +119,8 @@ def test_the_command_line_section_names_real_commands_and_options() -> None:
         syntax = re.split(r"\s{2,}", line.strip())[0]
         words = syntax.split()
         assert words[0] == "kotae", line
-        group = root.commands[words[1]]
+        group = root.get_command(click.Context(root), words[1])  # the CLI loads its commands lazily
+        assert group is not None, f"no command `kotae {words[1]}`"
         is_group = hasattr(group, "commands")
         rest = " ".join(words[2:]) if is_group else " ".join(words[1:])
         for segment in rest.split(" | "):
