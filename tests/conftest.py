@@ -10,6 +10,9 @@ import pytest
 from filelock import FileLock
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+# rich fixes a console's width when the console is built, i.e. when the first CLI test of a
+# process imports the CLI: every test sees the same wide table, whichever test ran first.
+os.environ.setdefault("COLUMNS", "200")
 
 from service.db import session_scope  # noqa: E402
 from service.knowledge_base import KnowledgeBase  # noqa: E402
