@@ -8,6 +8,10 @@ Public surface:
 - canonical answers: `promote`, `promote_item`, `write_answer`, `retire`, `set_review`, `due`,
   `canonical_answers`, `canonical_review`, `superseded_by`, `stale_canonical_ids`, `LibraryError`;
 - quality against eval/labels: `library_pairwise(clusters)` -> `LibraryScores`;
+- carry-over: `reuse_blocker(session, item, review_months)` -> why a `reused` draft needs a
+  reviewer, or None when bulk accept may take it (service/library/reuse.py);
+- quality for `kotae eval`: `clustering_quality(session, kb, workspace)` -> dict;
+- cache of the clusters: `clear_cluster_cache`, `CLUSTER_CACHE_STATS`;
 - JSON shapes: `cluster_json`, `canonical_json`, `member_json`.
 """
 
@@ -24,13 +28,25 @@ from service.library.canonical import (
     superseded_by,
     write_answer,
 )
-from service.library.clusters import CONFLICTING, CONSISTENT, ONE_OFF, Cluster, Disagreement, build_clusters, cluster_of
-from service.library.evaluation import LibraryScores, library_pairwise
+from service.library.clusters import (
+    CLUSTER_CACHE_STATS,
+    CONFLICTING,
+    CONSISTENT,
+    ONE_OFF,
+    Cluster,
+    Disagreement,
+    build_clusters,
+    clear_cluster_cache,
+    cluster_of,
+)
+from service.library.evaluation import LibraryScores, clustering_quality, library_pairwise
 from service.library.learning import learn, unlearn
 from service.library.models import CanonicalAnswer
 from service.library.present import canonical_json, cluster_json, member_json
+from service.library.reuse import reuse_blocker
 
 __all__ = [
+    "CLUSTER_CACHE_STATS",
     "CONFLICTING",
     "CONSISTENT",
     "ONE_OFF",
@@ -43,8 +59,10 @@ __all__ = [
     "canonical_answers",
     "canonical_review",
     "canonical_json",
+    "clear_cluster_cache",
     "cluster_json",
     "cluster_of",
+    "clustering_quality",
     "due",
     "learn",
     "library_pairwise",
@@ -52,6 +70,7 @@ __all__ = [
     "promote",
     "promote_item",
     "retire",
+    "reuse_blocker",
     "set_review",
     "stale_canonical_ids",
     "superseded_by",

@@ -14,11 +14,17 @@ State of a cluster: `one-off` (one live member), `conflicting` (two live members
 product give opposite Yes/No choices, or their texts disagree: a fact stated and denied, a thing
 offered and not offered, different retention periods; see disagree.py), else `consistent`.
 Superseded rows take no part: once a canonical answer is set, its cluster is consistent again.
+
+Cost: linkage.py groups component by component (no n x n matrix); the result is cached per
+(database, workspace, revision), so the API, the pages and the CLI pay for it once per change of
+the workspace (see `build_clusters`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -29,6 +35,7 @@ from sqlalchemy.orm import Session, selectinload
 from service.knowledge_base import Entry, Workspace
 from service.knowledge_base.corpus import superseded_ids
 from service.knowledge_base.indexing import embed_cached, view_text
+from service.library import linkage
 from service.library.disagree import text_disagreement
 from service.retrieval import product_matches
 
@@ -81,37 +88,6 @@ def entry_vectors(session: Session, kb: KnowledgeBase, entries: list[Entry]) -> 
     return per_view  # one (entries, dim) matrix per view: dimensions differ between models
 
 
-def similarity_matrix(vectors: list[np.ndarray]) -> np.ndarray:
-    """Mean cosine over views."""
-    return np.mean([v @ v.T for v in vectors], axis=0)
-
-
-def complete_linkage(similarity: np.ndarray, floor: float) -> list[list[int]]:
-    """Groups whose every pair is at least `floor` similar, merged most-similar first.
-
-    O(n²) memory and O(n³) time at worst: fine for a few thousand entries; a workspace of tens
-    of thousands would need a nearest-neighbour prefilter first.
-    """
-    n = len(similarity)
-    sim = similarity.astype(np.float64, copy=True)
-    np.fill_diagonal(sim, -np.inf)
-    groups: dict[int, list[int]] = {i: [i] for i in range(n)}
-    while len(groups) > 1:
-        flat = int(np.argmax(sim))
-        a, b = divmod(flat, n)
-        if sim[a, b] < floor:
-            break
-        # Lance-Williams for complete linkage: the new group is as close as its farthest member.
-        merged = np.minimum(sim[a], sim[b])
-        sim[a, :] = merged
-        sim[:, a] = merged
-        sim[a, a] = -np.inf
-        sim[b, :] = -np.inf
-        sim[:, b] = -np.inf
-        groups[a].extend(groups.pop(b))
-    return [sorted(g) for g in groups.values()]
-
-
 def _same_product(a: Entry, b: Entry) -> bool:
     if not a.product or not b.product:
         return True
@@ -128,8 +104,8 @@ def disagreements(members: list[Entry]) -> list[Disagreement]:
             if {first.choice, second.choice} == {"yes", "no"}:
                 found.append(Disagreement(first, second, "choice"))
                 continue
-            question = f"{first.question}\n{second.question}"
-            reason = text_disagreement(question, f"{first.answer}\n{first.notes}", f"{second.answer}\n{second.notes}")
+            one, other = f"{first.answer}\n{first.notes}", f"{second.answer}\n{second.notes}"
+            reason = text_disagreement((one, first.question), (other, second.question))
             if reason:
                 found.append(Disagreement(first, second, reason))
     return found
@@ -139,10 +115,61 @@ def _cluster_id(members: list[Entry]) -> str:
     return hashlib.sha256("\x1f".join(sorted(e.id for e in members)).encode()).hexdigest()[:12]
 
 
+@dataclass(frozen=True)
+class _Grouping:
+    """What `build_clusters` computed, as ids only: sessions and their rows are not shared."""
+
+    fingerprint: str  # of every input: entry texts, choices, products, what is superseded
+    groups: tuple[tuple[str, ...], ...]
+    disagreements: tuple[tuple[tuple[str, str, str], ...], ...]  # per group: (first id, second id, reason)
+
+
+@dataclass
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+
+
+_CACHE: OrderedDict[tuple[object, ...], _Grouping] = OrderedDict()
+_CACHE_SIZE = 16  # workspaces (at one revision each) kept per process
+_CACHE_LOCK = threading.Lock()
+CLUSTER_CACHE_STATS = CacheStats()
+
+
+def clear_cluster_cache() -> None:
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+def _fingerprint(entries: list[Entry], hidden: set[str]) -> str:
+    digest = hashlib.sha256()
+    for e in entries:
+        digest.update(f"{e.id}\x1f{e.content_hash}\x1f{e.choice}\x1f{e.product}\x1f{e.notes}\x1e".encode())
+    digest.update("\x1f".join(sorted(hidden)).encode())
+    return digest.hexdigest()
+
+
+def _group(
+    session: Session, kb: KnowledgeBase, entries: list[Entry], hidden: set[str], floor: float, fingerprint: str
+) -> _Grouping:
+    groups = linkage.group(entry_vectors(session, kb, entries), floor)
+    found = []
+    for group in groups:
+        live = [entries[i] for i in group if entries[i].id not in hidden]
+        found.append(tuple((d.first.id, d.second.id, d.reason) for d in disagreements(live)))
+    return _Grouping(fingerprint, tuple(tuple(entries[i].id for i in g) for g in groups), tuple(found))
+
+
 def build_clusters(
     session: Session, kb: KnowledgeBase, workspace: Workspace, floor: float = SIMILARITY_FLOOR
 ) -> list[Cluster]:
-    """Every entry of the workspace in exactly one cluster, largest clusters first."""
+    """Every entry of the workspace in exactly one cluster, largest clusters first.
+
+    The grouping is cached per (database, workspace, revision): every ingest, approval, promotion
+    and withdrawal bumps the revision. The rows are read again each time (one query) and
+    fingerprinted, so a cached grouping is only reused for exactly the same inputs, even if a
+    rolled-back transaction had cached a revision number that is later reused.
+    """
     entries = list(
         session.scalars(
             select(Entry)
@@ -153,13 +180,30 @@ def build_clusters(
     )
     if not entries:
         return []
-    groups = complete_linkage(similarity_matrix(entry_vectors(session, kb, entries)), floor)
     hidden = superseded_ids(session, workspace.id)
+    fingerprint = _fingerprint(entries, hidden)
+    key = (str(session.get_bind().url), workspace.id, workspace.revision, floor, tuple(kb.vectors.distinct_views()))
+    with _CACHE_LOCK:
+        cached = _CACHE.get(key)
+        if cached is not None and cached.fingerprint == fingerprint:
+            _CACHE.move_to_end(key)
+            CLUSTER_CACHE_STATS.hits += 1
+        else:
+            cached = None
+            CLUSTER_CACHE_STATS.misses += 1
+    if cached is None:  # computed outside the lock: two requests may both compute, neither waits
+        cached = _group(session, kb, entries, hidden, floor, fingerprint)
+        with _CACHE_LOCK:
+            _CACHE[key] = cached
+            _CACHE.move_to_end(key)
+            while len(_CACHE) > _CACHE_SIZE:
+                _CACHE.popitem(last=False)
+    by_id = {e.id: e for e in entries}
     clusters: list[Cluster] = []
-    for group in groups:
-        members = [entries[i] for i in group]
-        cluster = Cluster(_cluster_id(members), members, {e.id for e in members if e.id in hidden})
-        cluster.disagreements = disagreements(cluster.live)
+    for group, found in zip(cached.groups, cached.disagreements, strict=True):
+        members = [by_id[i] for i in group]
+        cluster = Cluster(_cluster_id(members), members, {i for i in group if i in hidden})
+        cluster.disagreements = [Disagreement(by_id[a], by_id[b], reason) for a, b, reason in found]
         clusters.append(cluster)
     clusters.sort(key=lambda c: (-len(c.members), c.id))
     return clusters

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from service.accounts import email_of, has_role, members, role_in
 from service.api.deps import (
     DB,
+    KB,
     MAX_ID,
     CurrentUser,
     ItemViewer,
@@ -146,10 +147,10 @@ def put_due_date(q: QuestionnaireReviewer, body: DueDateIn, user: CurrentUser, d
 
 @router.get("/questionnaires/{questionnaire_id}/bulk-accept/preview", response_model=BulkPreviewOut)
 def bulk_preview(
-    q: QuestionnaireReviewer, db: DB, min_confidence: Annotated[float, Query(ge=0, le=1)]
+    q: QuestionnaireReviewer, db: DB, kb: KB, min_confidence: Annotated[float, Query(ge=0, le=1)]
 ) -> BulkPreviewOut:
     """What a bulk accept at this confidence would accept, and the flagged drafts it would skip."""
-    ready, flagged = desk.bulk_candidates(db, q, min_confidence)
+    ready, flagged = desk.bulk_candidates(db, q, min_confidence, kb.settings.library_review_months)
     return BulkPreviewOut(
         min_confidence=min_confidence,
         count=len(ready),

@@ -1,4 +1,10 @@
-"""Safe bulk accept: preview what it would accept, accept it as one batch, undo it for a while."""
+"""Safe bulk accept: preview what it would accept, accept it as one batch, undo it for a while.
+
+Flagged drafts are skipped, except a draft flagged only `reused` whose approval still holds (the
+same question words approved by a person, within the library's review period, not edited,
+withdrawn or superseded since: `service.library.reuse_blocker`): accepting it in bulk repeats a
+human decision; any doubt about that decision sends it to a reviewer.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +16,11 @@ from sqlalchemy.orm import Session
 from service import audit
 from service.accounts.models import User
 from service.knowledge_base.models import utcnow
-from service.library import unlearn
+from service.library import reuse_blocker, unlearn
 from service.questionnaires import ACCEPTED, DRAFTED, Item, Questionnaire, list_items
 from service.review.models import BulkBatch
 from service.review.transitions import ReviewError, accept, snapshot
+from service.settings import get_settings
 
 UNDO_WINDOW = timedelta(minutes=10)
 
@@ -29,11 +36,22 @@ class UndoClosed(ReviewError):
 
 
 def bulk_candidates(
-    session: Session, questionnaire: Questionnaire, min_confidence: float
+    session: Session, questionnaire: Questionnaire, min_confidence: float, review_months: int | None = None
 ) -> tuple[list[Item], list[Item]]:
-    """(would be accepted, skipped because flagged): untouched drafts at or above the confidence."""
+    """(would be accepted, skipped because flagged): untouched drafts at or above the confidence.
+
+    `review_months`: how old a reused approval may be (default: the `library_review_months` setting).
+    """
+    if review_months is None:
+        review_months = get_settings().library_review_months
     drafts = list_items(session, questionnaire, status=DRAFTED, min_confidence=min_confidence)
-    return [i for i in drafts if not i.flags], [i for i in drafts if i.flags]
+    ready, flagged = [], []
+    for item in drafts:
+        if not item.flags or reuse_blocker(session, item, review_months) is None:
+            ready.append(item)
+        else:
+            flagged.append(item)
+    return ready, flagged
 
 
 def bulk_accept(
@@ -42,13 +60,15 @@ def bulk_accept(
     user: User,
     min_confidence: float,
     expected: dict[int, int] | None = None,
+    review_months: int | None = None,
 ) -> tuple[BulkBatch, list[Item]]:
-    """Accept the unflagged drafts at or above the confidence, as one batch that can be undone.
+    """Accept the unflagged drafts (and still-current reused ones) at or above the confidence, as one
+    batch that can be undone.
 
     `expected` (item id -> version, what the reviewer previewed) limits the batch to those items as
     they were seen: one changed since, or not previewed, is left alone.
     """
-    ready, _ = bulk_candidates(session, questionnaire, min_confidence)
+    ready, _ = bulk_candidates(session, questionnaire, min_confidence, review_months)
     if expected is not None:
         ready = [i for i in ready if expected.get(i.id) == i.version]
     accepted = [accept(session, item, user, item.version) for item in ready]
