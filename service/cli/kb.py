@@ -70,21 +70,23 @@ def add_entry_row(table: Table, rank: str, score: str, entry: Entry) -> None:
 @kb_app.command("stats")
 def kb_stats(workspace: WorkspaceOpt = None, as_json: JsonFlag = False) -> None:
     """What the knowledge base holds: sources, entries, products, languages."""
-    from service.knowledge_base import list_sources
+    from service.knowledge_base import SourceContents, list_sources, source_contents
 
     ws_name = workspace_name(workspace)
     with db_session() as session:
         ws = open_workspace(session, ws_name)
+        contents = source_contents(session, ws)
         languages: Counter[str] = Counter()
         sources: list[dict[str, Any]] = []
         for source, count in list_sources(session, ws):
-            languages.update(entry.language for entry in source.entries)
+            held = contents.get(source.id, SourceContents(Counter(), []))
+            languages.update(held.languages)
             sources.append(
                 {
                     "name": source.name,
                     "kind": source.kind,
                     "entries": count,
-                    "products": sorted({e.product for e in source.entries if e.product}),
+                    "products": held.products,
                     "sheet_date": source.sheet_date.isoformat() if source.sheet_date else None,
                     "ingested_at": source.ingested_at.isoformat(),
                 }

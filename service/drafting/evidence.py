@@ -14,7 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from service.knowledge_base import SearchHit
-from service.retrieval.lexical import tokenize
+from service.retrieval import tokenize
 
 # Dense cosine mapped to 0..1 between a floor (typical of unrelated rows) and a ceiling.
 DENSE_RANGE = {"ja": (0.84, 0.90), "en": (0.80, 0.86)}

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from service.knowledge_base.models import Entry, Source, Workspace
 from service.knowledge_base.service import (
+    SourceContents,
     SourceSummary,
     WorkspaceNotFound,
     bump_revision,
@@ -32,6 +33,7 @@ from service.knowledge_base.service import (
     list_entries,
     list_sources,
     replace_source,
+    source_contents,
 )
 from service.settings import Settings
 
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
     from service.vector_store import VectorIndex
 
 __all__ = [
+    "SourceContents",
     "Entry",
     "KnowledgeBase",
     "SearchHit",
@@ -61,6 +64,7 @@ __all__ = [
     "get_workspace",
     "list_entries",
     "list_sources",
+    "source_contents",
 ]
 
 
@@ -122,7 +126,9 @@ class KnowledgeBase:
         from service.knowledge_base.corpus import EntryCorpus
         from service.retrieval import Retriever
 
-        return Retriever(self.settings, self.embeddings, self.vectors, EntryCorpus(self._hidden))
+        return Retriever(
+            self.settings, self.embeddings, self.vectors, EntryCorpus(self._hidden), lexical=self.lexical_store
+        )
 
     def parse(self, name: str, data: bytes) -> ParsedDocument:
         from service.ingest import parse_bytes

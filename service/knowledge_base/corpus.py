@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from service.knowledge_base.models import Entry, SupersededEntry, Workspace
 from service.knowledge_base.text import lexical_text
-from service.retrieval import LexicalRow
+from service.retrieval import LexicalRow, WorkspaceState
 
 
 def superseded_ids(session: Session, workspace_id: int) -> set[str]:
@@ -37,9 +37,10 @@ class EntryCorpus:
             return self.hidden
         return self.hidden | superseded_ids(session, workspace_id)
 
-    def workspace_state(self, session: Session, workspace: str) -> tuple[int, int] | None:
-        row = session.execute(select(Workspace.id, Workspace.revision).where(Workspace.name == workspace)).first()
-        return (row.id, row.revision) if row else None
+    def workspace_state(self, session: Session, workspace: str) -> WorkspaceState | None:
+        query = select(Workspace.id, Workspace.revision, Workspace.created_at).where(Workspace.name == workspace)
+        row = session.execute(query).first()
+        return WorkspaceState(row.id, row.revision, row.created_at.isoformat()) if row else None
 
     def lexical_rows(self, session: Session, workspace_id: int) -> list[LexicalRow]:
         excluded = self._excluded(session, workspace_id)

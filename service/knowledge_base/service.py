@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -200,6 +201,28 @@ def list_sources(session: Session, workspace: Workspace) -> list[tuple[Source, i
         .order_by(Source.name)
     ).all()
     return [(source, count) for source, count in rows]
+
+
+@dataclass
+class SourceContents:
+    """What `kotae kb stats` shows of a source: counted by the database, no entry loaded."""
+
+    languages: Counter[str]
+    products: list[str]
+
+
+def source_contents(session: Session, workspace: Workspace) -> dict[int, SourceContents]:
+    """Entries per language and the products named, per source id of the workspace."""
+    found: dict[int, SourceContents] = {}
+    in_workspace = Entry.workspace_id == workspace.id
+    by_language = select(Entry.source_id, Entry.language, func.count()).where(in_workspace)
+    for source_id, language, count in session.execute(by_language.group_by(Entry.source_id, Entry.language)):
+        found.setdefault(source_id, SourceContents(Counter(), [])).languages[language] = count
+    products = select(Entry.source_id, Entry.product).where(in_workspace, Entry.product.is_not(None)).distinct()
+    for source_id, product in session.execute(products.order_by(Entry.source_id, Entry.product)):
+        if product:
+            found.setdefault(source_id, SourceContents(Counter(), [])).products.append(product)
+    return found
 
 
 def entries_by_locator(session: Session, workspace: Workspace, locator: str, source: str | None = None) -> list[Entry]:

@@ -15,11 +15,19 @@ class LexicalRow(NamedTuple):
     product: str | None
 
 
+class WorkspaceState(NamedTuple):
+    id: int
+    revision: int  # changes with every write
+    # When the workspace was created: with the id, it names one workspace even across a database
+    # deleted and made again (where ids and revisions start over).
+    generation: str
+
+
 class Corpus(Protocol):
     """The knowledge base seen from retrieval: read-only, within the caller's session."""
 
-    def workspace_state(self, session: Session, workspace: str) -> tuple[int, int] | None:
-        """(workspace id, revision), or None for an unknown workspace. The revision changes with every write."""
+    def workspace_state(self, session: Session, workspace: str) -> WorkspaceState | None:
+        """None for an unknown workspace."""
         ...
 
     def lexical_rows(self, session: Session, workspace_id: int) -> Sequence[LexicalRow]: ...

@@ -10,7 +10,6 @@ so retrieval depends on no storage model and the knowledge base can depend on re
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,10 +18,10 @@ from sqlalchemy.orm import Session
 
 from service.embeddings import KotaeEmbeddings, VectorView
 from service.ingest.text import detect_language
-from service.retrieval.corpus import Corpus, product_matches
+from service.retrieval.corpus import Corpus, WorkspaceState, product_matches
 from service.retrieval.dense import DenseRanking, dense_rankings, main_view
 from service.retrieval.fusion import rrf
-from service.retrieval.lexical import LexicalIndex
+from service.retrieval.lexical_store import LexicalSnapshot, LexicalStore
 from service.settings import Settings
 from service.vector_store import VectorIndex
 
@@ -42,39 +41,29 @@ class SearchHit:
     view_similarities: dict[str, float] = field(default_factory=dict)  # cosine per view that ranked it
 
 
-@dataclass
-class _LexicalState:
-    revision: int
-    tokenizer: str
-    index: LexicalIndex
-    products: list[str | None]
-
-
 class Retriever:
-    def __init__(self, settings: Settings, embeddings: KotaeEmbeddings, vectors: VectorIndex, corpus: Corpus) -> None:
+    """`lexical`: where the BM25 indexes live (the knowledge base passes its persisted store, so a
+    fresh process answers its first query from disk); None keeps them in memory."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        embeddings: KotaeEmbeddings,
+        vectors: VectorIndex,
+        corpus: Corpus,
+        lexical: LexicalStore | None = None,
+    ) -> None:
         self._settings = settings
         self._embeddings = embeddings  # the main model; the views hold every model they need
         self._vectors = vectors
         self._corpus = corpus
-        self._lexical: dict[int, _LexicalState] = {}
-        self._lock = threading.Lock()
+        self._lexical_store = lexical if lexical is not None else LexicalStore(None)
 
-    def _lexical_index(self, session: Session, workspace_id: int, revision: int) -> _LexicalState:
+    def _lexical_index(self, session: Session, workspace: WorkspaceState) -> LexicalSnapshot:
         tokenizer = self._settings.lexical_tokenizer
-        with self._lock:
-            state = self._lexical.get(workspace_id)
-            if state is not None and state.revision == revision and state.tokenizer == tokenizer:
-                return state
-        rows = self._corpus.lexical_rows(session, workspace_id)
-        state = _LexicalState(
-            revision,
-            tokenizer,
-            LexicalIndex([r.id for r in rows], [r.text for r in rows], tokenizer),
-            [r.product for r in rows],
+        return self._lexical_store.snapshot(
+            session, self._corpus, workspace.id, workspace.revision, tokenizer, workspace.generation
         )
-        with self._lock:
-            self._lexical[workspace_id] = state
-        return state
 
     def lexical_weight(self, language: str) -> float:
         if language == "ja":
@@ -90,9 +79,9 @@ class Retriever:
         return [self._vectors.views[n] for n in names]
 
     def _lexical_ranking(
-        self, session: Session, workspace_id: int, revision: int, text: str, pool: int, product: str | None
+        self, session: Session, workspace: WorkspaceState, text: str, pool: int, product: str | None
     ) -> tuple[dict[str, int], dict[str, float]]:
-        state = self._lexical_index(session, workspace_id, revision)
+        state = self._lexical_index(session, workspace)
         scores = state.index.scores(text)
         ranks: dict[str, int] = {}
         found: dict[str, float] = {}
@@ -118,7 +107,6 @@ class Retriever:
         found = self._corpus.workspace_state(session, workspace)
         if found is None or not text.strip():
             return []
-        workspace_id, revision = found
         pool = max(self._settings.candidate_pool, k * 4) * (3 if product else 1)
         language = detect_language(text)
         views = self.views_for(language)
@@ -128,7 +116,7 @@ class Retriever:
 
         weight = self.lexical_weight(language)
         lexical_rank, lexical_scores = (
-            self._lexical_ranking(session, workspace_id, revision, text, pool, product) if weight > 0 else ({}, {})
+            self._lexical_ranking(session, found, text, pool, product) if weight > 0 else ({}, {})
         )
         # BM25 cannot match an entry written in another language; rather than count that as a
         # miss, such an entry takes its main dense rank on the lexical side too.
@@ -146,7 +134,7 @@ class Retriever:
             tie_break=primary.similarity if self._settings.rrf_tie_break == "cosine" else None,
         )
         candidate_ids = [entry_id for entry_id, _ in fused]
-        entries = self._corpus.fetch(session, workspace_id, candidate_ids[: pool * 2])
+        entries = self._corpus.fetch(session, found.id, candidate_ids[: pool * 2])
         if product:
             fused = [(i, s) for i, s in fused if i in entries and product_matches(entries[i].product, product)]
         fused = _newest_first_for_same_question(fused, entries)
