@@ -27,9 +27,17 @@ _JA_OPEN = re.compile(
     r"(どのよう|どの様|どういった|どんな|どちら|どれ|何を|何が|何で|何の|何か所|何年|何日|何時間|何回|何名|何人|何世代|いつ|"
     r"何[かヶヵカ]月|何件|何%|何％|何種類|"
     r"どこ|誰|いくつ|どれくらい|どの程度|頻度を|方法を|内容を|概要を|手順を|体制を|名称を|"
-    r"ご記入|記入して|記載して|ご記載|ご説明|説明して|教えて|お聞かせ|ご提示|提示して|挙げて|列挙|具体的に)"
+    r"ご記入|記入して|記載して|ご記載|ご説明|説明して|教えて|お聞かせ|ご提示|提示して|挙げて|列挙|具体的に|"
+    r"[を旨]記述|記述して|記述のこと|[を旨]記入|[を旨]記載|を明記)"
 )
 _JA_YESNO_END = re.compile(r"(ますか|ですか|でしょうか|ありますか|いますか|できますか|ませんか|か)[。？?\s]*$")
+# Check-sheet items are statements a vendor ticks はい/いいえ against: "…の有無", "…の可否",
+# requirements ending in "…こと", and plain predicates ("認証機能がある", "…を実施している").
+_JA_CHECK_END = re.compile(r"(有無|可否|こと|事|ある|ない|いる|できる|する|設ける|実施|行う)[。.\s]*$")
+# "…の有無と、「有り」の場合はその方法": a yes/no ask first, words after it.
+_JA_CHECK_FIRST = re.compile(r"(有無|可否)(?:と|、|,|及び|および|並びに)")
+# A trailing note in brackets ("…の有無（契約内容に依存する場合はその旨記述）") is read on its own.
+_TRAILING_NOTE = re.compile(r"\s*[(（][^()（）]*[)）]\s*$")
 # Negative polarity: the question asks whether a bad practice happens (Yes is the bad answer).
 _EN_NEGATIVE = re.compile(
     r"\b(plain ?text|clear ?text|unencrypted|hard[- ]?coded|shared (?:user |admin |administrator )?accounts?|"
@@ -42,7 +50,12 @@ _EN_NEGATIVE = re.compile(
 _JA_NEGATIVE = re.compile(
     r"(平文|暗号化(?:されず|せず|されていない|していない)|ハードコード|埋め込|共有アカウント|共用アカウント|"
     r"アカウントを共有|アカウントの共有|初期パスワードのまま|デフォルトパスワード|していない|していません|されていない|"
-    r"されていません|しない|行わない|ない場合|無効化|回避|例外|漏えいした|漏洩した|事故が発生した|違反)"
+    r"されていません|しない|行わない|ない場合|無効化|回避|例外(?!処理)|漏えいした|漏洩した|事故が発生した|違反)"
+)
+# Negatives that describe a threat rather than ask about a bad practice: "許可されていないアクセス"
+# (unauthorized access), "改ざんされないように" (so that it is not tampered with).
+_JA_NOT_NEGATIVE = re.compile(
+    r"(?:許可|認可|承認|認証)(?:されて)?(?:いない|ない)|意図しない|予期しない|[さし]?れ?ないよう"
 )
 # Instructions aimed at the drafter rather than a question to the vendor.
 _INJECTION = re.compile(
@@ -83,7 +96,13 @@ def _is_open(sentence: str, language: str) -> bool:
 def _is_yesno(sentence: str, language: str) -> bool:
     if language == "en" or sentence.isascii():
         return bool(_EN_YESNO_START.match(sentence)) or (sentence.endswith("?") and not _is_open(sentence, "en"))
-    return bool(_JA_YESNO_END.search(sentence)) and not _JA_OPEN.search(sentence)
+    main = _TRAILING_NOTE.sub("", sentence)
+    first = _JA_CHECK_FIRST.search(main)
+    if first and not _JA_OPEN.search(main[: first.start()]):
+        return True
+    if _JA_OPEN.search(main):
+        return False
+    return bool(_JA_YESNO_END.search(main) or _JA_CHECK_END.search(main))
 
 
 def analyse(question: str, language: str) -> QuestionShape:
@@ -99,5 +118,7 @@ def analyse(question: str, language: str) -> QuestionShape:
     parts = max(len(asks), 1) + (1 if connectors and len(asks) <= 1 else 0)
     negative_pattern = _EN_NEGATIVE if (language == "en" or text.isascii()) else _JA_NEGATIVE
     # Polarity is read from the yes/no ask itself: "Describe exceptions" does not flip a "Do you...?".
+    if negative_pattern is _JA_NEGATIVE:
+        first = _JA_NOT_NEGATIVE.sub("", first)
     negative = bool(negative_pattern.search(first)) if wants_choice else False
     return QuestionShape(wants_choice, open_part, negative, parts, bool(_INJECTION.search(text)))
