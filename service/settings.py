@@ -116,7 +116,9 @@ class Settings(BaseSettings):
     # Crash-safe jobs (service/jobs): a drafting or ingest job holds a lease its runner renews; a job
     # whose lease ran out is taken for dead and re-queued, a question at most job_max_attempts times.
     job_lease_seconds: int = Field(default=60, description="A job not renewed for this long is re-queued.")
-    job_max_attempts: int = Field(default=3, description="Attempts per question before it ends failed.")
+    job_max_attempts: int = Field(
+        default=3, description="Attempts per question (and per holdout run) before it ends failed."
+    )
 
     # The answer library (service/library): a canonical answer is due for review this long after it was set.
     library_review_months: int = Field(default=12, description="Default review-by period of a canonical answer.")

@@ -1,6 +1,7 @@
 """Holdout evals over HTTP: an admin starts one as a background run, anyone in the workspace follows
 it to the documented result; audited; viewers cannot start one; bad input is a 422 naming it. With an
-LLM configured, each drafted item also gets the LLM judge's verdict (through the local HTTP stub)."""
+LLM configured, each drafted item also gets the LLM judge's verdict (through the local HTTP stub).
+Runs go to the app's job queue (`Jobs.holdout`); crash recovery and calibrate: tests/test_holdout_jobs.py."""
 
 from __future__ import annotations
 
@@ -108,12 +109,15 @@ def test_who_may_start_and_bad_input(env: Env) -> None:
     assert missing.status_code == 404 and "999999" in missing.json()["detail"]
 
 
-def test_one_run_at_a_time_and_a_run_whose_process_died_is_replaced(env: Env) -> None:
+def test_one_run_at_a_time_and_a_run_no_process_takes_is_replaced(env: Env) -> None:
+    # A run handed to a Redis queue that no worker serves: no process holds it, nothing moved for an hour.
+    # (A run whose process died is taken again by the recovery sweep instead: tests/test_holdout_jobs.py.)
     url = env.client.app.state.settings.resolved_database_url
     with session_scope(url) as session:
         workspace = get_workspace(session, "acme")
-        dead = HoldoutRecord(workspace_id=workspace.id, status="running", sources=["a_2025.csv"], total=6, done=2)
-        dead.updated_at = utcnow() - timedelta(hours=1)  # its heartbeat stopped an hour ago
+        dead = HoldoutRecord(workspace_id=workspace.id, status="queued", sources=["a_2025.csv"], total=6)
+        dead.updated_at = utcnow() - timedelta(hours=1)
+        dead.lease_owner, dead.lease_expires_at = "queue", utcnow() + timedelta(minutes=10)
         session.add(dead)
         session.flush()
         dead_id = dead.id
@@ -129,6 +133,7 @@ def test_one_run_at_a_time_and_a_run_whose_process_died_is_replaced(env: Env) ->
     assert replaced["status"] == "failed" and "stalled" in replaced["error"]
     done = wait_done(env, started.json()["id"])
     assert done["status"] == "done" and done["done"] == done["total"] == 3 * len(TOPICS)
+    assert done["attempts"] == 1 and done["calibrate"] is False and done["calibration"] is None
     assert [s["source"] for s in done["result"]["sources"]] == started.json()["sources"]
 
 

@@ -41,6 +41,7 @@ def questionnaire_out(db: Session, q: Questionnaire) -> QuestionnaireOut:
         fallbacks=fallback_count(db, q),
         counts=status_counts(db, q),
         created_at=q.created_at,
+        error=q.error,
     )
 
 

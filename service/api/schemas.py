@@ -103,6 +103,7 @@ class QuestionnaireOut(BaseModel):
     fallbacks: int = Field(0, description="Drafts the LLM could not make, drafted offline (each item says why).")
     counts: dict[str, int]
     created_at: datetime
+    error: str = Field("", description="Why drafting failed as a whole (status failed); empty otherwise.")
 
 
 class CitationOut(BaseModel):

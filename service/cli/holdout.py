@@ -35,10 +35,9 @@ def holdout(
     Read-only: nothing in the workspace changes (entries, vectors, revision), and no draft may cite
     the held-out sheet.
     """
-    from service.drafting.calibration_store import save_workspace_calibration
+    from service.evaluation import keep_calibration, make_judge, run_holdout
     from service.evaluation.heldout_report import write_holdout_report
-    from service.evaluation.holdout import CitationLeak, fit_workspace_calibration, run_holdout
-    from service.evaluation.judge import make_judge
+    from service.evaluation.holdout import CitationLeak
 
     if not all_sources and source is None:
         fail("name a source (kotae kb stats lists them), an answered file, or --all")
@@ -71,9 +70,8 @@ def holdout(
             except CitationLeak as exc:
                 fail(f"bug: {exc}", code=1)
         data = run.to_json()
-        if calibrate:
-            calibration = fit_workspace_calibration(run, fallback_abstain=settings.abstain_threshold)
-            save_workspace_calibration(session, ws, calibration, by="kotae eval holdout --calibrate")
+        if calibrate:  # the same step as a run started from the API with "calibrate": fitted, kept, audited
+            calibration = keep_calibration(session, ws, run, settings, by="kotae eval holdout --calibrate")
     table = Table(title=f"Held out from workspace '{ws_name}'")
     columns = ["source", "questions", "drafted", "choice agr.", "answer agr.", "abstained/elsewhere", "s/q"]
     for column in columns + (["judge agr."] if judge else []):
@@ -99,7 +97,14 @@ def holdout(
         bands.add_row(band["band"], str(band["count"]), "-" if value is None else f"{value:.2f}")
     console.print(bands)
     if calibrate:
-        console.print(f"Calibration fitted on {calibration.samples} drafts and kept for workspace '{ws_name}'.")
+        console.print(
+            f"Calibration fitted on {calibration['samples']} drafts ({calibration['fitted_at']}) "
+            f"and kept for workspace '{ws_name}'."
+        )
+        if not calibration["in_use"]:
+            console.print(
+                f"It rests on fewer than {calibration['min_samples']} drafts: drafting keeps Kotae's calibration."
+            )
     if json_out is not None:
         json_out.write_text(json.dumps(data, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
         console.print(f"JSON written to {json_out}")

@@ -6,8 +6,10 @@ entries by (sheet, locator), never by internal ids, so they survive re-ingestion
 
 Public surface: `run(set_name, ...)` -> `EvalResult`; `report.write(...)`; `compare(...)`; `gate(...)`.
 The user's own sheets (`kotae eval holdout`, the API and the web pages): `run_holdout` (the eval,
-read-only), `make_judge` (an LLM judge when an LLM is configured), and holdout runs as background
-jobs: `start_run`, `submit`, `list_runs`, `get_run`, `holdable_sources`, `shown_status`,
+read-only), `make_judge` (an LLM judge when an LLM is configured), `keep_calibration` (fit and keep
+a workspace's calibration on a run, audited), and holdout runs as background jobs: `start_run` (store
+and audit a queued run) and `execute_run` (the job body, which `service.jobs` runs under its leases:
+`Jobs.holdout`), `fail_run`, `list_runs`, `get_run`, `holdable_sources`, `shown_status`,
 `HoldoutRecord`, `HoldoutInputError`, `RunInProgress`.
 """
 
@@ -18,12 +20,14 @@ from service.evaluation.runner import EvalResult, run
 from service.evaluation.runs import (
     HoldoutInputError,
     RunInProgress,
+    execute_run,
+    fail_run,
     get_run,
     holdable_sources,
+    keep_calibration,
     list_runs,
     shown_status,
     start_run,
-    submit,
 )
 
 __all__ = [
@@ -31,13 +35,15 @@ __all__ = [
     "HoldoutInputError",
     "HoldoutRecord",
     "RunInProgress",
+    "execute_run",
+    "fail_run",
     "get_run",
     "holdable_sources",
+    "keep_calibration",
     "list_runs",
     "make_judge",
     "run",
     "run_holdout",
     "shown_status",
     "start_run",
-    "submit",
 ]

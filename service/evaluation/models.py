@@ -22,6 +22,7 @@ class HoldoutRecord(Base):
     status: Mapped[str] = mapped_column(String(20), default=QUEUED)
     sources: Mapped[list[str]] = mapped_column(JSON)  # the names held out in turn, resolved when started
     all_sources: Mapped[bool] = mapped_column(Boolean, default=False)
+    calibrate: Mapped[bool] = mapped_column(Boolean, default=False)  # keep a workspace calibration when done
     total: Mapped[int] = mapped_column(Integer, default=0)  # questions to draft, over every source
     done: Mapped[int] = mapped_column(Integer, default=0)  # questions drafted so far (one atomic UPDATE each)
     current: Mapped[str] = mapped_column(String(500), default="")  # the source being held out now
@@ -31,6 +32,10 @@ class HoldoutRecord(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    # A heartbeat: touched on every question (and every minute while queued), so a run whose process
-    # died shows as stalled instead of running forever.
+    # The last progress: touched on every question drafted.
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The job's lease (service/jobs/lease.py): its runner's heartbeat renews it; a run whose lease ran
+    # out (or whose process is gone) is taken again by the recovery sweep, at most job_max_attempts times.
+    lease_owner: Mapped[str] = mapped_column(String(200), default="")
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)

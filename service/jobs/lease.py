@@ -1,4 +1,4 @@
-"""Leases on drafting work: who holds a questionnaire or an item, until when.
+"""Leases on background work: who holds a questionnaire, an item or a holdout run, until when.
 
 A runner claims work with one conditional UPDATE (only free, expired or dead leases are taken), so
 two runners never hold the same item. A heartbeat thread renews every lease its process holds;
@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, or_, select, update
 
 from service.db import session_scope
+from service.evaluation import HoldoutRecord
 from service.knowledge_base.models import utcnow
 from service.questionnaires import FAILED, PENDING, Item, Questionnaire
 
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 # says when the job was last seen moving (workers refresh it as they claim its items).
 DISPATCHED = "queue"
 OPEN = ("queued", "drafting")  # questionnaire statuses of unfinished drafting
+OPEN_RUN = ("queued", "running")  # holdout run statuses of an unfinished run
+Leased = type[Item] | type[Questionnaire] | type[HoldoutRecord]
 WORKABLE = (PENDING, FAILED)  # item statuses drafting may still write
 
 _token = secrets.token_hex(4)
@@ -65,7 +68,7 @@ def expires(seconds: float, now: datetime | None = None) -> datetime:
     return (now or utcnow()) + timedelta(seconds=seconds)
 
 
-def free(model: type[Item] | type[Questionnaire], now: datetime) -> ColumnElement[bool]:
+def free(model: Leased, now: datetime) -> ColumnElement[bool]:
     """Rows whose lease anyone may take: never held, released, or run out."""
     return or_(model.lease_owner == "", model.lease_expires_at.is_(None), model.lease_expires_at < now)
 
@@ -125,6 +128,12 @@ def renew(url: str, owner: str, seconds: float) -> int:
             .values(lease_expires_at=until)
             .execution_options(synchronize_session=False)
         ).rowcount
+        renewed += session.execute(
+            update(HoldoutRecord)
+            .where(HoldoutRecord.lease_owner == owner, HoldoutRecord.status.in_(OPEN_RUN))
+            .values(lease_expires_at=until)
+            .execution_options(synchronize_session=False)
+        ).rowcount
     return renewed
 
 
@@ -138,9 +147,19 @@ def release_dead_owners(url: str) -> list[str]:
                 .where(Questionnaire.status.in_(OPEN), Questionnaire.lease_owner != "")
                 .distinct()
             )
-        ) | set(session.scalars(select(Item.lease_owner).where(Item.lease_owner != "", ~free(Item, now)).distinct()))
+        )
+        held |= set(
+            session.scalars(select(Item.lease_owner).where(Item.lease_owner != "", ~free(Item, now)).distinct())
+        )
+        held |= set(
+            session.scalars(
+                select(HoldoutRecord.lease_owner)
+                .where(HoldoutRecord.status.in_(OPEN_RUN), HoldoutRecord.lease_owner != "")
+                .distinct()
+            )
+        )
         dead = sorted(o for o in held if o != DISPATCHED and owner_is_dead(o))
-        for model in (Questionnaire, Item):
+        for model in (Questionnaire, Item, HoldoutRecord):
             if dead:
                 session.execute(
                     update(model)
@@ -149,7 +168,7 @@ def release_dead_owners(url: str) -> list[str]:
                     .execution_options(synchronize_session=False)
                 )
     for owner in dead:
-        log.warning("released the drafting leases of %s: that process is gone", owner)
+        log.warning("released the job leases of %s: that process is gone", owner)
     return dead
 
 
@@ -206,7 +225,7 @@ class Heartbeat:
                 renew(self.url, self.owner, self.seconds)
             except Exception:  # noqa: BLE001 - the next beat tries again; meanwhile the lease may lapse
                 self.failures += 1
-                log.exception("renewing the drafting leases of %s failed (%d so far)", self.owner, self.failures)
+                log.exception("renewing the job leases of %s failed (%d so far)", self.owner, self.failures)
 
 
 def worker_id() -> str:

@@ -24,12 +24,14 @@ from sqlalchemy import select
 
 from service.db import session_scope
 from service.jobs.drafting import draft_items, finish_if_complete, start_drafting
-from service.jobs.lease import DISPATCHED, worker_id
+from service.jobs.holdout import accept, run_holdout_job
+from service.jobs.lease import DISPATCHED, Heartbeat, owner_id, worker_id
 from service.jobs.recovery import Recovery
 from service.knowledge_base import KnowledgeBase, Workspace
 from service.settings import Settings, get_settings
 
 QUEUE = "kotae-drafting"
+HOLDOUT_TIME_LIMIT_MS = 24 * 3600 * 1000
 
 
 @lru_cache(maxsize=4)
@@ -73,6 +75,25 @@ def _sync(workspace: str) -> None:
     _sync_if_changed(_worker_kb(), workspace)
 
 
+_stopping = threading.Event()  # set when the worker shuts down: a holdout run stops after its current question
+
+
+def _holdout(run_id: int) -> None:
+    """A holdout run in a worker: held under this worker's lease, renewed by its heartbeat; given back
+    unfinished when the worker shuts down (the API process's recovery sweep sends it again)."""
+    kb = _worker_kb()
+    settings = kb.settings
+    heartbeat = Heartbeat.ensure(settings.resolved_database_url, owner_id(), settings.job_lease_seconds)
+    run_holdout_job(
+        kb,
+        run_id,
+        owner_id(),
+        heartbeat,
+        prepare=lambda workspace: _sync_if_changed(kb, workspace),
+        stop=_stopping,
+    )
+
+
 @lru_cache(maxsize=4)
 def actors(settings_key: tuple[str, str, int, int]) -> dict[str, Any]:
     broker = _broker(*settings_key)
@@ -82,6 +103,16 @@ def actors(settings_key: tuple[str, str, int, int]) -> dict[str, Any]:
             _draft_batch, broker=broker, queue_name=QUEUE, actor_name="kotae.draft_batch", max_retries=5
         ),
         "sync": dramatiq.actor(_sync, broker=broker, queue_name=QUEUE, actor_name="kotae.sync", max_retries=5),
+        # A holdout drafts every question of every held-out sheet: far beyond dramatiq's default
+        # 10-minute time limit. Its attempts are bounded by the run's own count (service.jobs.holdout).
+        "holdout": dramatiq.actor(
+            _holdout,
+            broker=broker,
+            queue_name=QUEUE,
+            actor_name="kotae.holdout",
+            max_retries=5,
+            time_limit=HOLDOUT_TIME_LIMIT_MS,
+        ),
     }
 
 
@@ -101,7 +132,7 @@ class QueueJobs:
     def __init__(self, kb: KnowledgeBase, recover: bool = True) -> None:
         self.kb = kb
         self.actors = actors(settings_key(kb.settings))
-        self.recovery = Recovery(kb, self.draft)
+        self.recovery = Recovery(kb, self.draft, self.holdout)
         if recover:
             self.recovery.start()
 
@@ -113,6 +144,13 @@ class QueueJobs:
             self.actors["draft_batch"].send(workspace, questionnaire_id, batch)
         if workspace and not batches:
             finish_if_complete(self.kb, questionnaire_id)  # nothing left to send (an empty sheet)
+        return None
+
+    def holdout(self, run_id: int) -> Future[None] | None:
+        # Like drafting: the run's lease goes to the queue until a worker claims it; the recovery
+        # sweep sends it again if no worker has taken it once that lease runs out.
+        if accept(self.kb.settings.resolved_database_url, run_id, DISPATCHED, self.kb.settings.job_lease_seconds):
+            self.actors["holdout"].send(run_id)
         return None
 
     def sync(self, workspace: str) -> None:
@@ -148,4 +186,5 @@ def run_worker(threads: int = 1) -> None:
     worker.start()
     print(f"kotae worker {worker_id()} serving {QUEUE} on {settings.queue_url}", flush=True)
     stop.wait()
+    _stopping.set()
     worker.stop()

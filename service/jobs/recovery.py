@@ -1,4 +1,4 @@
-"""Finding drafting jobs whose runner died, and handing them to a runner again.
+"""Finding jobs whose runner died (drafting, holdout runs), and handing them to a runner again.
 
 On start and then every half lease, a sweep: releases the leases of processes of this machine that
 are gone, then takes every `drafting` questionnaire whose own lease is free or ran out and none of
@@ -7,6 +7,9 @@ closes it when it has none. Re-queueing twice is harmless: items are claimed onc
 
 A `queued` questionnaire was stored but never handed to a runner (a runner's claim makes it
 `drafting` at once), so the sweep leaves it alone: whoever stored it decides when it is drafted.
+
+Holdout runs (queued or running) under no live lease are handed to a runner again too: also one
+stored by a process that died before handing it over (a run is always meant to run at once).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from sqlalchemy import exists, select
 
 from service.db import session_scope
 from service.jobs.drafting import finish_if_complete, to_draft
+from service.jobs.holdout import orphaned_runs
 from service.jobs.lease import free, release_dead_owners
 from service.knowledge_base import KnowledgeBase
 from service.knowledge_base.models import utcnow
@@ -58,11 +62,19 @@ def orphaned(kb: KnowledgeBase) -> list[int]:
 class Recovery:
     """The sweep in a daemon thread: at once, then every `interval` seconds (half a lease)."""
 
-    def __init__(self, kb: KnowledgeBase, requeue: Callable[[int], object], interval: float | None = None) -> None:
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        requeue: Callable[[int], object],
+        requeue_holdout: Callable[[int], object] | None = None,
+        interval: float | None = None,
+    ) -> None:
         self.kb = kb
         self.requeue = requeue
+        self.requeue_holdout = requeue_holdout
         self.interval = interval if interval is not None else max(1.0, kb.settings.job_lease_seconds / 2)
         self.requeued = 0  # jobs handed to a runner again
+        self.holdouts_requeued = 0
         self.failures = 0  # sweeps that raised (logged); the next sweep tries again
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="kotae-job-recovery", daemon=True)
@@ -72,12 +84,24 @@ class Recovery:
         return self
 
     def sweep(self) -> list[int]:
-        """One pass; returns the questionnaires re-queued."""
+        """One pass over both kinds of job; returns the questionnaires re-queued."""
         found = orphaned(self.kb)
         for questionnaire_id in found:
             log.warning("questionnaire %s: its drafting job has no live runner; re-queued", questionnaire_id)
             self.requeue(questionnaire_id)
         self.requeued += len(found)
+        self.sweep_holdouts()
+        return found
+
+    def sweep_holdouts(self) -> list[int]:
+        """The holdout runs' pass; returns the runs re-queued."""
+        if self.requeue_holdout is None:
+            return []
+        found = orphaned_runs(self.kb)
+        for run_id in found:
+            log.warning("holdout run %s has no live runner; re-queued", run_id)
+            self.requeue_holdout(run_id)
+        self.holdouts_requeued += len(found)
         return found
 
     def _run(self) -> None:
@@ -86,7 +110,7 @@ class Recovery:
                 self.sweep()
             except Exception:  # noqa: BLE001 - a sweep that fails (database away) is retried next time
                 self.failures += 1
-                log.exception("the drafting recovery sweep failed (%d so far)", self.failures)
+                log.exception("the job recovery sweep failed (%d so far)", self.failures)
             if self._stop.wait(self.interval):
                 return
 

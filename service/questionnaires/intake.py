@@ -6,16 +6,45 @@ Functions take the caller's session and never commit.
 from __future__ import annotations
 
 import unicodedata
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service import audit
 from service.accounts.models import User
-from service.ingest import CellRef, Limits, ParsedItem
+from service.ingest import CellRef, IngestError, Limits, ParsedItem
 from service.knowledge_base import Entry, Workspace, entry_id
 from service.questionnaires.models import APPROVED, DRAFTED, FAILED, PENDING, Item, Questionnaire
 from service.questionnaires.parse import QuestionnaireFile, item_ref, read_questionnaire
+
+# Marks a value cut to fit its column (a reviewer sees it was longer in the file).
+CUT = "…"
+
+
+def fit(value: str, column: Any) -> str:
+    """A value of the customer's file as its column can hold it: without NUL characters (PostgreSQL
+    refuses them in any text) and cut to the column's length with a marker. The file itself is
+    kept whole (`Questionnaire.data`), and answers are written back by row and column, never by these."""
+    value = value.replace("\x00", "")
+    limit = getattr(column.type, "length", None)
+    return value if limit is None or len(value) <= limit else value[: limit - len(CUT)] + CUT
+
+
+def _checked_sheet(name: str, item: ParsedItem) -> str | None:
+    """The sheet's name, whole: export writes answers back into the sheet of that name, so a name
+    its column cannot hold is refused (naming the file, sheet and row), never cut."""
+    if item.sheet is None:
+        return None
+    limit = Item.__table__.c.sheet.type.length
+    if "\x00" in item.sheet or len(item.sheet) > limit:
+        raise IngestError(
+            name,
+            f"the sheet's name has a NUL character or is longer than {limit} characters ({len(item.sheet)})",
+            sheet=item.sheet[:80],
+            row=item.row,
+        )
+    return item.sheet
 
 
 def create_questionnaire(
@@ -27,8 +56,14 @@ def create_questionnaire(
     product: str | None = None,
     limits: Limits | None = None,
 ) -> Questionnaire:
-    """Store an uploaded questionnaire and its questions, ready for drafting. Raises IngestError."""
+    """Store an uploaded questionnaire and its questions, ready for drafting. Raises IngestError.
+
+    What the items' columns cannot hold (NUL characters, over-long references, sections, locators)
+    is cleaned (`fit`), the same on every database; a sheet name that cannot be held is refused.
+    """
     parsed = read_questionnaire(name, data, limits)
+    columns = Item.__table__.c
+    sheets = [_checked_sheet(name, item) for item in parsed.items]  # refused before anything is stored
     questionnaire = Questionnaire(
         workspace_id=workspace.id,
         name=name,
@@ -44,19 +79,20 @@ def create_questionnaire(
         Item(
             questionnaire_id=questionnaire.id,
             position=position,
-            ref=item_ref(item),
-            question=item.question,
+            ref=fit(item_ref(item), columns.ref),
+            question=fit(item.question, columns.question),
+            section=fit(" / ".join(item.section), columns.section),
             language=item.language,
-            product=item.product or product,
-            sheet=item.sheet,
+            product=fit(item.product, columns.product) if item.product else product,
+            sheet=sheet,
             row=item.row,
-            locator=item.locator,
+            locator=fit(item.locator, columns.locator),
             answer_col=item.answer_cell.column if item.answer_cell else None,
             choice_col=item.choice_cell.column if item.choice_cell else None,
             notes_col=item.notes_cell.column if item.notes_cell else None,
             status=PENDING,
         )
-        for position, item in enumerate(parsed.items)
+        for position, (item, sheet) in enumerate(zip(parsed.items, sheets, strict=True))
     )
     session.flush()
     reused = carry_over(session, questionnaire)

@@ -57,14 +57,12 @@ async def upload_questionnaire(
 def _store_questionnaire(
     db: Session, kb: KnowledgeBase, ws: Workspace, user: User, name: str, data: bytes, product: str | None
 ) -> Questionnaire:
-    """Read the file first (no table touched), then write and commit it in one short transaction."""
-    limits = kb.limits
-    sections = desk.read_sections(name, data, limits)
+    """Parse and store the file (its values cleaned to fit: `create_questionnaire`), committed in one
+    short transaction."""
     try:
-        q = create_questionnaire(db, ws, name, data, user, product, limits)
-        desk.set_sections(db, q, sections)
+        q = create_questionnaire(db, ws, name, data, user, product, kb.limits)
         db.commit()
-    except DataError as exc:  # a value validation let through (a very long cell reference, say)
+    except DataError as exc:  # a last resort: create_questionnaire fits every value of the file
         db.rollback()
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "invalid value"
         raise HTTPException(422, f"{name}: a value in this file was refused by the database ({reason})") from exc
@@ -114,12 +112,14 @@ def get_items(
 
 @router.post("/questionnaires/{questionnaire_id}/bulk-accept", response_model=BulkAcceptOut, tags=["review"])
 def bulk_accept(
-    q: QuestionnaireReviewer, body: BulkAcceptIn, jobs: JobRunner, user: CurrentUser, db: DB
+    q: QuestionnaireReviewer, body: BulkAcceptIn, jobs: JobRunner, kb: KB, user: CurrentUser, db: DB
 ) -> BulkAcceptOut:
     """Accept the unflagged drafts at or above the confidence (only the previewed ones, at the versions
-    seen, when `items` is given). Undo it for a while with the returned batch id."""
+    seen, when `items` is given), and reused answers whose approval still holds. Undo it for a while
+    with the returned batch id."""
     expected = {i.id: i.version for i in body.items} if body.items is not None else None
-    batch, accepted = desk.bulk_accept(db, q, user, body.min_confidence, expected)
+    review_months = kb.settings.library_review_months
+    batch, accepted = desk.bulk_accept(db, q, user, body.min_confidence, expected, review_months=review_months)
     db.commit()
     jobs.sync(db.get(Workspace, q.workspace_id).name)
     return BulkAcceptOut(

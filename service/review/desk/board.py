@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from service import audit
 from service.accounts.models import Membership, User
 from service.audit.models import AuditEvent
-from service.ingest import Limits
 from service.knowledge_base import Workspace
 from service.questionnaires import (
     ACCEPTED,
@@ -27,7 +26,6 @@ from service.questionnaires import (
     REJECTED,
     Item,
     Questionnaire,
-    read_questionnaire,
     status_counts,
 )
 from service.review.comments import add_comment, comments
@@ -131,19 +129,6 @@ def sections(session: Session, questionnaire: Questionnaire) -> list[str]:
         .order_by(func.min(Item.position))
     )
     return [name for name, _ in rows]
-
-
-def read_sections(name: str, data: bytes, limits: Limits | None = None) -> list[str]:
-    """Each question's section heading in the customer's file, in item order (CPU work: run it off the loop)."""
-    return [" / ".join(p.section) for p in read_questionnaire(name, data, limits).items]
-
-
-def set_sections(session: Session, questionnaire: Questionnaire, names: list[str]) -> None:
-    if len(names) != len(questionnaire.items):
-        return
-    for item, name in zip(questionnaire.items, names, strict=True):
-        item.section = name[:300]
-    session.flush()
 
 
 def item_digest(session: Session, questionnaire: Questionnaire) -> list[tuple[int, int, int]]:

@@ -20,6 +20,7 @@ function startForm() {
       status.textContent = error.message;
     }
   }
+  const calibrate = document.getElementById("holdout-calibrate");
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     const sources = new FormData(form).getAll("sources");
@@ -28,9 +29,16 @@ function startForm() {
       status.textContent = "Pick at least one sheet, or hold out every sheet.";
       return;
     }
+    if (calibrate?.checked) {
+      status.className = "error";
+      status.textContent = "A calibration rests on every sheet held out in turn: hold out every sheet to calibrate.";
+      return;
+    }
     start({ sources });
   });
-  document.getElementById("holdout-all")?.addEventListener("click", () => start({ all: true }));
+  document
+    .getElementById("holdout-all")
+    ?.addEventListener("click", () => start({ all: true, calibrate: Boolean(calibrate?.checked) }));
 }
 
 function followProgress() {
