@@ -40,7 +40,7 @@ class LocalJobs:
         self._lock = threading.Lock()
         self.futures: list[Future[None]] = []
         self._heartbeat = Heartbeat.ensure(self._url, self.owner, kb.settings.job_lease_seconds)
-        self.recovery = Recovery(kb, self.draft, self.holdout)
+        self.recovery = Recovery(kb, self.draft, self.holdout, resync=self.sync)
         if recover:
             self.recovery.start()
 

@@ -132,7 +132,7 @@ class QueueJobs:
     def __init__(self, kb: KnowledgeBase, recover: bool = True) -> None:
         self.kb = kb
         self.actors = actors(settings_key(kb.settings))
-        self.recovery = Recovery(kb, self.draft, self.holdout)
+        self.recovery = Recovery(kb, self.draft, self.holdout, resync=self.sync)
         if recover:
             self.recovery.start()
 

@@ -10,6 +10,10 @@ A `queued` questionnaire was stored but never handed to a runner (a runner's cla
 
 Holdout runs (queued or running) under no live lease are handed to a runner again too: also one
 stored by a process that died before handing it over (a run is always meant to run at once).
+
+The first sweep also asks for a vector sync of every workspace: entries committed by a process that
+died before its sync (an upload, an approval) would otherwise stay unsearchable by meaning until the
+next change or `kotae kb check --repair`. A sync of a workspace in step embeds nothing.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from service.db import session_scope
 from service.jobs.drafting import finish_if_complete, to_draft
 from service.jobs.holdout import orphaned_runs
 from service.jobs.lease import free, release_dead_owners
-from service.knowledge_base import KnowledgeBase
+from service.knowledge_base import KnowledgeBase, Workspace
 from service.knowledge_base.models import utcnow
 from service.questionnaires import Item, Questionnaire
 
@@ -68,10 +72,13 @@ class Recovery:
         requeue: Callable[[int], object],
         requeue_holdout: Callable[[int], object] | None = None,
         interval: float | None = None,
+        resync: Callable[[str], object] | None = None,
     ) -> None:
         self.kb = kb
         self.requeue = requeue
         self.requeue_holdout = requeue_holdout
+        self.resync = resync
+        self.resynced: list[str] = []  # workspaces whose sync the first sweep asked for
         self.interval = interval if interval is not None else max(1.0, kb.settings.job_lease_seconds / 2)
         self.requeued = 0  # jobs handed to a runner again
         self.holdouts_requeued = 0
@@ -91,7 +98,19 @@ class Recovery:
             self.requeue(questionnaire_id)
         self.requeued += len(found)
         self.sweep_holdouts()
+        if self.resync is not None and not self.resynced:
+            self.resync_all()
         return found
+
+    def resync_all(self) -> list[str]:
+        """Ask for a vector sync of every workspace (see the module docstring)."""
+        assert self.resync is not None
+        with session_scope(self.kb.settings.resolved_database_url) as session:
+            names = list(session.scalars(select(Workspace.name).order_by(Workspace.id)))
+        for name in names:
+            self.resync(name)
+        self.resynced = names or [""]  # [""]: asked, there was none
+        return names
 
     def sweep_holdouts(self) -> list[int]:
         """The holdout runs' pass; returns the runs re-queued."""
