@@ -469,6 +469,7 @@ def test_oversized_body_is_refused_before_it_is_read(tmp_path: Path) -> None:
         declared = _post(port, head + f"Content-Length: {10 * 1024 * MB}\r\n\r\n", body_chunks=4)
         assert declared.startswith(b"HTTP/1.1 413"), declared[:200]
         assert b"the request body is 10240 MB; the limit is 1 MB (max_request_mb)" in declared
+        assert b"x-content-type-options: nosniff" in declared.lower()  # a refusal carries the security headers too
         streamed = _post(port, head + "Transfer-Encoding: chunked\r\n\r\n", body_chunks=48, chunked=True)
         assert streamed.startswith(b"HTTP/1.1 413"), streamed[:200]
         assert b"the request body is over 1 MB; the limit is 1 MB (max_request_mb)" in streamed

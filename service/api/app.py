@@ -133,13 +133,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )  # HttpOnly always
     # no NUL character anywhere in the URL (422: PostgreSQL refuses it in any query);
     app.add_middleware(NoNulInUrl)
-    # security headers on every response, and cookie-authenticated writes only from this site's origin;
-    app.add_middleware(BrowserSecurity, trusted_origins=settings.trusted_origins, force_hsts=settings.hsts)
     # limits on the request itself (body size), before anything reads it;
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_mb * MB)
-    # outermost: an unexpected error is logged, counted and answered 500 with the connection kept open.
+    # an unexpected error is logged, counted and answered 500 with the connection kept open;
     app.state.server_errors = Counter()
     app.add_middleware(ServerErrors, counts=app.state.server_errors)
+    # outermost: security headers on every response (a 413 or a 500 too), and cookie-authenticated
+    # writes only from this site's origin.
+    app.add_middleware(BrowserSecurity, trusted_origins=settings.trusted_origins, force_hsts=settings.hsts)
     app.include_router(router)
     app.include_router(web_router)
     app.mount("/static", static_files, name="static")
