@@ -151,7 +151,15 @@ class KnowledgeBase:
         from service.knowledge_base.indexing import sync_vectors
 
         with self._sync_locks.setdefault(workspace, threading.Lock()):
-            return sync_vectors(session, get_workspace(session, workspace), self.vectors, progress)
+            ws = get_workspace(session, workspace)
+            revision = ws.revision  # read before the entries: the index holds at least this revision after
+            result = sync_vectors(session, ws, self.vectors, progress)
+            # This client wrote (or saw) every vector of `revision` itself: the next search has no
+            # need to reopen on-disk Chroma, which would reload its graph and forget what it holds.
+            with self._refresh_lock:
+                if self.vectors.revisions.get(workspace, -1) < revision:
+                    self.vectors.revisions[workspace] = revision
+            return result
 
     @cached_property
     def lexical_store(self) -> LexicalStore:

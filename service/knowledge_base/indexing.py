@@ -130,13 +130,15 @@ def sync_vectors(
     index: VectorIndex,
     progress: Progress | None = None,
 ) -> SyncResult:
-    entries = list(session.scalars(select(Entry).where(Entry.workspace_id == workspace.id).order_by(Entry.id)))
-    wanted = {e.id for e in entries}
-    plans: list[tuple[VectorView, list[Entry], list[str]]] = []
+    # Ids and hashes only: what is in step is decided without loading a single entry; only the
+    # entries a view lacks (or holds at an older text) are loaded, a batch at a time.
+    hashes = select(Entry.id, Entry.content_hash).where(Entry.workspace_id == workspace.id).order_by(Entry.id)
+    wanted: dict[str, str] = {entry_id: digest for entry_id, digest in session.execute(hashes)}
+    plans: list[tuple[VectorView, list[str], list[str]]] = []
     for name in index.distinct_views():
         held = index.indexed(workspace.name, name)
         stale = [i for i in held if i not in wanted]
-        todo = [e for e in entries if held.get(e.id) != e.content_hash]
+        todo = [i for i, h in wanted.items() if held.get(i) != h]
         plans.append((index.views[name], todo, stale))
 
     total = sum(len(todo) for _, todo, _ in plans)
@@ -150,7 +152,9 @@ def sync_vectors(
     for view, todo, stale in plans:
         fresh: dict[str, bytes] = {}
         for start in range(0, len(todo), _BATCH):
-            batch = todo[start : start + _BATCH]
+            batch = list(
+                session.scalars(select(Entry).where(Entry.id.in_(todo[start : start + _BATCH])).order_by(Entry.id))
+            )
             vectors, new = embed_cached(session, view, [view_text(view, e) for e in batch], fresh, persist=True)
             computed.update(new)
             index.upsert(

@@ -24,7 +24,13 @@ class WorkspaceState(NamedTuple):
 
 
 class Corpus(Protocol):
-    """The knowledge base seen from retrieval: read-only, within the caller's session."""
+    """The knowledge base seen from retrieval: read-only, within the caller's session.
+
+    `hidden`: entries this corpus never returns (a held-out sheet); the vector index still holds
+    them, so the dense side looks past them.
+    """
+
+    hidden: frozenset[str]
 
     def workspace_state(self, session: Session, workspace: str) -> WorkspaceState | None:
         """None for an unknown workspace."""

@@ -27,8 +27,16 @@ def main_view(views: list[VectorView]) -> VectorView:
 
 
 def dense_rankings(
-    vectors: VectorIndex, workspace: str, views: list[VectorView], text: str, pool: int
+    vectors: VectorIndex,
+    workspace: str,
+    views: list[VectorView],
+    text: str,
+    pool: int,
+    hidden: frozenset[str] = frozenset(),
 ) -> list[DenseRanking]:
+    """`hidden`: entries the caller must not see (a held-out sheet). The index is asked for that
+    many more and they are dropped before ranking, so they neither take the pool's places nor push
+    the visible entries' ranks down: a view hiding a sheet ranks like a workspace without it."""
     rankings: list[DenseRanking] = []
     # e5 and e5_sym encode the query alike: it is embedded once per model.
     query_vectors: dict[int, list[float]] = {}
@@ -37,7 +45,9 @@ def dense_rankings(
         if model not in query_vectors:
             query_vectors[model] = view.embed_query(text)
         ranking = DenseRanking(view.name, query_vectors[model])
-        for rank, hit in enumerate(vectors.query(workspace, ranking.query, pool, view=view.name), start=1):
+        found = vectors.query(workspace, ranking.query, pool + len(hidden), view=view.name)
+        visible = [hit for hit in found if hit.entry_id not in hidden][:pool]
+        for rank, hit in enumerate(visible, start=1):
             ranking.ranks[hit.entry_id] = rank
             ranking.similarity[hit.entry_id] = hit.similarity
             ranking.language[hit.entry_id] = hit.language

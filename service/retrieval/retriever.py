@@ -21,6 +21,7 @@ from service.ingest.text import detect_language
 from service.retrieval.corpus import Corpus, WorkspaceState, product_matches
 from service.retrieval.dense import DenseRanking, dense_rankings, main_view
 from service.retrieval.fusion import rrf
+from service.retrieval.glossary import bilingual_lexical_query
 from service.retrieval.lexical_store import LexicalSnapshot, LexicalStore
 from service.settings import Settings
 from service.vector_store import VectorIndex
@@ -85,8 +86,13 @@ class Retriever:
         scores = state.index.scores(text)
         ranks: dict[str, int] = {}
         found: dict[str, float] = {}
+        candidates = np.flatnonzero(scores > 0)
+        if not product and len(candidates) > pool:
+            # The pool without sorting every document: all scores tied with the pool-th stay in.
+            threshold = np.partition(scores[candidates], len(candidates) - pool)[len(candidates) - pool]
+            candidates = candidates[scores[candidates] >= threshold]
         # Stable sort on a descending score keeps equal scores in id order: deterministic.
-        for i in np.argsort(-scores, kind="stable"):
+        for i in candidates[np.argsort(-scores[candidates], kind="stable")]:
             if scores[i] <= 0 or len(ranks) >= pool:
                 break
             if product and not product_matches(state.products[i], product):
@@ -111,12 +117,15 @@ class Retriever:
         language = detect_language(text)
         views = self.views_for(language)
         main = main_view(views)
-        rankings = dense_rankings(self._vectors, workspace, views, text, pool)
+        rankings = dense_rankings(self._vectors, workspace, views, text, pool, self._corpus.hidden)
         primary = next(r for r in rankings if r.view == main.name)
 
         weight = self.lexical_weight(language)
+        lexical_text = text
+        if language == "en" and self._settings.lexical_glossary_en:
+            lexical_text = f"{bilingual_lexical_query(text)} {text}"
         lexical_rank, lexical_scores = (
-            self._lexical_ranking(session, found, text, pool, product) if weight > 0 else ({}, {})
+            self._lexical_ranking(session, found, lexical_text, pool, product) if weight > 0 else ({}, {})
         )
         # BM25 cannot match an entry written in another language; rather than count that as a
         # miss, such an entry takes its main dense rank on the lexical side too.
