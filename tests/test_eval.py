@@ -6,9 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
+from service.db import session_scope
 from service.evaluation import report, run
-from service.evaluation.runner import ROOT, load_cases
+from service.evaluation.runner import LABELS, ROOT, EvalResult, Harness, load_cases
+from service.knowledge_base import Entry, Source, get_workspace
+from service.settings import Settings
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +70,55 @@ def test_samples_eval_metrics_and_report(samples_result, tmp_path: Path) -> None
     floors = tmp_path / "floors.json"
     floors.write_text(json.dumps({"samples": {"ja.hit@1": 0.0, "abstain.recall": 1.01}}))
     assert report.gate(samples_result, floors) == [f"abstain.recall: {m['abstain.recall']} < floor 1.01"]
+
+
+def _workspace_state(harness: Harness) -> tuple[int, list[tuple[str, int]], int]:
+    with session_scope(harness.settings.resolved_database_url) as session:
+        ws = get_workspace(session, harness.workspace)
+        per_source = session.execute(
+            select(Source.name, func.count(Entry.id))
+            .join(Entry)
+            .where(Source.workspace_id == ws.id)
+            .group_by(Source.name)
+        )
+        return (
+            ws.revision,
+            sorted((name, count) for name, count in per_source),
+            len(harness.kb.vectors.indexed(ws.name)),
+        )
+
+
+def test_the_harness_holds_each_sheet_out_of_one_workspace_read_only(tmp_path: Path) -> None:
+    harness = Harness("samples", LABELS, Settings(home=tmp_path))
+    revision, per_source, vectors = _workspace_state(harness)
+    assert [name for name, _ in per_source] == sorted(p.name for p in harness.files.values())  # each sheet once
+    assert {key: len(ids) for key, ids in harness.hidden.items()} == {
+        harness.key_of_source[name]: count for name, count in per_source
+    }
+    assert vectors == sum(count for _, count in per_source)
+
+    results = harness.run_cases(harness.settings, with_drafts=False)
+    assert _workspace_state(harness) == (revision, per_source, vectors)  # holding out changes nothing
+    assert len(results) == len(harness.cases)
+    for r in results:
+        assert r.ranked and all(ref[0] != r.case.ref[0] for ref in r.ranked)  # never its own sheet
+        assert all(ref[0] != r.case.ref[0] for ref in r.citations)
+
+
+def test_samples_report_no_library_quality(samples_result: EvalResult) -> None:
+    # The library labels name rows of the seeds only: on the samples there is nothing to score.
+    assert samples_result.library is None and samples_result.to_json()["library"] is None
+
+
+@pytest.mark.slow
+def test_seeds_harness_scores_the_library_of_all_sheets(tmp_path: Path) -> None:
+    harness = Harness("seeds", LABELS, Settings(home=tmp_path))
+    library = harness.clustering()
+    with session_scope(harness.settings.resolved_database_url) as session:
+        entries = session.scalar(select(func.count(Entry.id)))
+    assert library["workspace"] == "eval-seeds" and library["entries"] == entries  # every seed, clustered
+    assert library["labelled_entries"] >= 60 and library["labelled_pairs"] > 0
+    for key in ("pairwise_precision", "pairwise_recall", "pairwise_f1", "conflict_precision", "conflict_recall"):
+        assert 0 < library[key] <= 1, key
+    result = EvalResult("seeds", {}, {"ja.hit@1": 0.5}, [], library=library)
+    assert "| pairwise_f1 | " in report.markdown(result)

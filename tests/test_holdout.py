@@ -14,7 +14,7 @@ from service.cli.main import app
 from service.db import session_scope
 from service.drafting import Request, draft_requests, get_drafter
 from service.drafting.calibration_store import workspace_calibration
-from service.evaluation.holdout import run_holdout
+from service.evaluation.holdout import CitationLeak, draft_held_out, run_holdout
 from service.knowledge_base import Entry, KnowledgeBase, Source, get_workspace
 from service.knowledge_base.models import EmbeddingCache
 from service.settings import Settings, get_settings
@@ -116,3 +116,18 @@ def test_all_calibrates_the_workspace_and_drafting_uses_it(
         few = workspace.with_settings(workspace.settings.model_copy(update={"calibration_min_samples": 10_000}))
         fallback = draft_requests(session, get_drafter(few), "acme", [Request("1", TOPICS[0][0], "en", None)])[0]
         assert "rests on" in fallback.confidence_source and not fallback.confidence_source.startswith("workspace")
+
+
+def test_drafting_a_row_whose_sheet_is_visible_is_a_leak(workspace: KnowledgeBase) -> None:
+    # The shared drafting step of the holdout and the labelled harness: over a view that does not
+    # hide the sheets, the draft cites them, and that raises instead of counting as a match.
+    hidden = _ids_of(workspace, "a_2025.csv") | b_ids(workspace)
+    request = Request("1", TOPICS[0][0], "en", None)
+    with session_scope(workspace.settings.resolved_database_url) as session:
+        with pytest.raises(CitationLeak, match="cites the held-out sheet"):
+            draft_held_out(session, get_drafter(workspace), "acme", request, hidden, "a_2025.csv")
+        draft, hits = draft_held_out(
+            session, get_drafter(workspace.excluding(hidden)), "acme", request, hidden, "a_2025.csv"
+        )
+    assert hits and all(h.entry.source.name == "c_flipped.csv" for h in hits)
+    assert draft.citations and {c.source for c in draft.citations} == {"c_flipped.csv"}

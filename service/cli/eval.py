@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -47,6 +47,8 @@ def labelled_set(
             row += [str(compared[key][0]), f"{value - compared[key][0]:+.4f}"] if key in compared else ["", ""]
         table.add_row(*row)
     console.print(table)
+    if result.library:
+        library_table(result.library)
     if tune:
         console.print(
             "Chosen by the eval: "
@@ -63,6 +65,19 @@ def labelled_set(
                 err.print(f"[red]below floor[/red] {failure}")
             raise typer.Exit(1)
         console.print("All metrics at or above their floors.")
+
+
+def library_table(library: dict[str, Any]) -> None:
+    """The answer library's clusters and conflicts against the labels: a few numbers, not gated."""
+    from service.evaluation.report import LIBRARY
+
+    table = Table(title="answer library (all sheets in one workspace)")
+    table.add_column("measure")
+    table.add_column("value")
+    for key in LIBRARY:
+        if key in library:
+            table.add_row(key, str(library[key]))
+    console.print(table)
 
 
 OutOpt = Annotated[Path, typer.Option(help="Folder for the JSON, Markdown and PNG report.")]

@@ -1,7 +1,8 @@
 """Leave-one-sheet-out evaluation of retrieval and drafting on labelled sheets.
 
-Each sheet of a set is held out in turn; the others form the knowledge base; the held-out
-sheet's labelled questions are searched and drafted. Labels (in `eval/labels/*.json`) name
+Each sheet of a set is held out in turn: all sheets sit in one workspace, the held-out one is
+hidden through the read-only view `kb.excluding` (as `kotae eval holdout` hides a user's sheet),
+and its labelled questions are searched and drafted. Labels (in `eval/labels/*.json`) name
 entries by (sheet, locator), never by internal ids, so they survive re-ingestion.
 
 Public surface: `run(set_name, ...)` -> `EvalResult`; `report.write(...)`; `compare(...)`; `gate(...)`.

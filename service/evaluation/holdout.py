@@ -31,7 +31,7 @@ from sacrebleu.metrics import CHRF
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.drafting import NO_EVIDENCE, Draft, Request, draft_requests
+from service.drafting import NO_EVIDENCE, Draft, Drafter, Request, draft_requests
 from service.drafting.calibration import FEATURES, Calibration, band_from, feature_values, fit, reliability
 from service.drafting.offline import OfflineDrafter, resolve_calibration
 from service.drafting.questions import analyse
@@ -142,13 +142,18 @@ def summarise(name: str, items: Sequence[ItemResult]) -> dict[str, Any]:
     }
 
 
-def rows_of_source(session: Session, workspace: str, source: str) -> tuple[list[HeldRow], set[str]]:
-    """A stored source's questions with their real answers, and its entry ids (to hide)."""
+def source_entries(session: Session, workspace: str, source: str) -> list[Entry]:
+    """A stored source's entries in sheet order (a held-out view hides their ids)."""
     ws = get_workspace(session, workspace)
     found = session.scalar(select(Source).where(Source.workspace_id == ws.id, Source.name == source))
     if found is None:
         raise LookupError(f"no source named '{source}' in workspace '{workspace}'")
-    entries = list(session.scalars(select(Entry).where(Entry.source_id == found.id).order_by(Entry.row, Entry.id)))
+    return list(session.scalars(select(Entry).where(Entry.source_id == found.id).order_by(Entry.row, Entry.id)))
+
+
+def rows_of_source(session: Session, workspace: str, source: str) -> tuple[list[HeldRow], set[str]]:
+    """A stored source's questions with their real answers, and its entry ids (to hide)."""
+    entries = source_entries(session, workspace, source)
     rows = [
         HeldRow(
             f"{e.sheet}!{e.locator}" if e.sheet else e.locator,
@@ -192,6 +197,22 @@ def _agreement(kb: KnowledgeBase, text: str, real: str) -> tuple[bool | None, fl
     return chrf >= CHRF_AGREE or cosine >= COSINE_AGREE, chrf, cosine
 
 
+def draft_held_out(
+    session: Session, drafter: Drafter, workspace: str, request: Request, hidden: set[str] | frozenset[str], name: str
+) -> tuple[Draft, list[SearchHit]]:
+    """One request drafted through the one pipeline, with the evidence it saw.
+
+    `drafter` drafts from a view that hides `hidden` (`kb.excluding(hidden)`); a draft citing one
+    of them raises `CitationLeak`: a leak is a bug, not a metric.
+    """
+    seen: list[list[SearchHit]] = []
+    draft = draft_requests(session, drafter, workspace, [request], on_evidence=lambda _r, h: seen.append(h))[0]
+    leaked = [c for c in draft.citations if c.entry_id in hidden]
+    if leaked:
+        raise CitationLeak(f"{name} {request.ref}: the draft cites the held-out sheet ({leaked[0].locator})")
+    return draft, seen[0] if seen else []
+
+
 def hold_out(
     session: Session,
     kb: KnowledgeBase,
@@ -212,16 +233,10 @@ def hold_out(
     calibration, source_note = resolve_calibration(session, workspace, kb, None, kb.settings.calibration == "auto")
     cutoff = calibration.abstain_below if calibration else kb.settings.abstain_threshold
     result = SourceResult(name)
-    seen: list[list[SearchHit]] = []
     for number, row in enumerate(rows, start=1):
-        seen.clear()
         started = time.perf_counter()
         request = Request(row.ref, row.question, row.language, row.product)
-        draft = draft_requests(session, drafter, workspace, [request], on_evidence=lambda _r, h: seen.append(h))[0]
-        hits = seen[0] if seen else []
-        leaked = [c for c in draft.citations if c.entry_id in hidden]
-        if leaked:
-            raise CitationLeak(f"{name} {row.ref}: the draft cites the held-out sheet ({leaked[0].locator})")
+        draft, hits = draft_held_out(session, drafter, workspace, request, hidden, name)
         shape = analyse(row.question, row.language)
         heuristic = draft.signals.get("heuristic", 0.0)
         values = feature_values(draft.signals, heuristic, draft.flags, shape, len(draft.citations))

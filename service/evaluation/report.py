@@ -25,6 +25,21 @@ HEADLINE = [
     "abstain.recall",
 ]
 
+# Clustering quality of the answer library (service.library.clustering_quality): reported, not gated.
+LIBRARY = [
+    "pairwise_precision",
+    "pairwise_recall",
+    "pairwise_f1",
+    "conflict_precision",
+    "conflict_recall",
+    "clusters",
+    "conflicting_clusters",
+    "labelled_entries",
+    "labelled_pairs",
+    "conflicts_found",
+    "conflicts_labelled",
+]
+
 
 def markdown(result: EvalResult, compared: dict[str, tuple[float, float]] | None = None) -> str:
     lines = [f"# Eval: {result.set_name}", "", "Leave-one-sheet-out; configuration:", ""]
@@ -52,6 +67,10 @@ def markdown(result: EvalResult, compared: dict[str, tuple[float, float]] | None
     lines += [
         f"| {b['bucket']} | {b['drafts']} | {b['mean_confidence']} | {b['accuracy']} |" for b in result.calibration
     ]
+    if result.library:
+        lines += ["", "## Answer library (all sheets in one workspace, against eval/labels)", ""]
+        lines += ["| measure | value |", "|---|---|"]
+        lines += [f"| {k} | {result.library[k]} |" for k in LIBRARY if k in result.library]
     if result.tuning:
         fusion = [row for row in result.tuning if "rrf_k" in row]
         thresholds = [row for row in result.tuning if "abstain_threshold" in row]

@@ -14,11 +14,12 @@ from typing import Any
 from sacrebleu.metrics import CHRF
 
 from service.db import session_scope
-from service.drafting import Request, draft_requests, get_drafter
+from service.drafting import Request, get_drafter
 from service.drafting.llm import evidence_text
+from service.evaluation.holdout import draft_held_out, source_entries
 from service.ingest import ParsedItem, parse_file
 from service.ingest.choices import normalize_choice
-from service.knowledge_base import KnowledgeBase, SearchHit
+from service.knowledge_base import KnowledgeBase, SearchHit, get_workspace
 from service.llm import count_tokens
 from service.settings import Settings
 
@@ -67,6 +68,7 @@ class EvalResult:
     calibration: list[dict[str, float]]
     tuning: list[dict[str, Any]] = field(default_factory=list)
     cases: list[dict[str, Any]] = field(default_factory=list)
+    library: dict[str, Any] | None = None  # clustering quality, when the labels name rows of this set
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -76,6 +78,7 @@ class EvalResult:
             "calibration": self.calibration,
             "tuning": self.tuning,
             "cases": self.cases,
+            "library": self.library,
         }
 
 
@@ -131,43 +134,42 @@ def _choice_key(label: str | None) -> str | None:
 
 
 class Harness:
-    """Knowledge bases for every held-out sheet, ingested once; searches under any settings."""
+    """A labelled set as `kotae eval holdout` sees a workspace: every sheet ingested once into one
+    workspace, each held out in turn through the same read-only view (`kb.excluding`) and drafted
+    through the same step (`draft_held_out`, which raises on a citation of the held-out sheet)."""
 
     def __init__(self, set_name: str, labels_dir: Traversable, settings: Settings) -> None:
         self.set_name = set_name
+        self.labels_dir = labels_dir
         self.files, self.cases = load_cases(set_name, labels_dir)
         self.settings = settings
         self.kb = KnowledgeBase(settings)
+        self.workspace = f"eval-{set_name}"
         url = settings.resolved_database_url
         self.key_of_source = {path.name: key for key, path in self.files.items()}
-        for held_out in self.files:
-            workspace = f"eval-{held_out}"
-            for key, path in self.files.items():
-                if key != held_out:
-                    with session_scope(url) as session:
-                        self.kb.ingest_file(session, workspace, path)
+        for path in self.files.values():
             with session_scope(url) as session:
-                self.kb.sync(session, workspace)
+                self.kb.ingest_file(session, self.workspace, path)
+        with session_scope(url) as session:
+            self.kb.sync(session, self.workspace)
+            self.hidden = {
+                key: frozenset(e.id for e in source_entries(session, self.workspace, path.name))
+                for key, path in self.files.items()
+            }
 
     def run_cases(self, settings: Settings, with_drafts: bool = True) -> list[CaseResult]:
-        # Drafted through the one pipeline, as the CLI and the API draft; the observer keeps the ranking.
-        drafter = get_drafter(self.kb.with_settings(settings))
+        # One drafter per held-out sheet, over a view that hides it; the evidence seen gives the ranking.
+        drafters = {
+            key: get_drafter(self.kb.excluding(hidden).with_settings(settings)) for key, hidden in self.hidden.items()
+        }
         results = []
         with session_scope(self.settings.resolved_database_url) as session:
-            seen: list[list[SearchHit]] = []
             for case in self.cases:
-                seen.clear()
+                key = case.ref[0]
                 started = time.perf_counter()
-                request = Request("", case.text, case.language, None)
-                draft = draft_requests(
-                    session,
-                    drafter,
-                    f"eval-{case.ref[0]}",
-                    [request],
-                    on_evidence=lambda _r, h: seen.append(h),  # noqa: B023 - used at once
-                )[0]
+                request = Request(" ".join(case.ref), case.text, case.language, None)
+                draft, hits = draft_held_out(session, drafters[key], self.workspace, request, self.hidden[key], key)
                 seconds = time.perf_counter() - started
-                hits = seen[0]
                 prompt = evidence_text(hits[:5], settings.llm_evidence_tokens)[0] + case.text if with_drafts else ""
                 results.append(
                     CaseResult(
@@ -184,6 +186,14 @@ class Harness:
                     )
                 )
         return results
+
+    def clustering(self) -> dict[str, Any]:
+        """The answer library's clusters and conflicts of the whole set, against the labels."""
+        # Imported here: service.library reads its labels through this package (an import cycle at load).
+        from service.library import clustering_quality
+
+        with session_scope(self.settings.resolved_database_url) as session:
+            return clustering_quality(session, self.kb, get_workspace(session, self.workspace), self.labels_dir)
 
 
 def retrieval_metrics(results: list[CaseResult]) -> dict[str, float]:
@@ -346,6 +356,7 @@ def run(
             tuning, chosen = tune(harness, base)
             base = base.model_copy(update=chosen)
         results = harness.run_cases(base)
+        library = harness.clustering()
     metrics = {**retrieval_metrics(results), **draft_metrics(results, price_in, price_out)}
     config = {
         k: getattr(base, k)
@@ -359,7 +370,9 @@ def run(
         )
     }
     config["labelled_questions"] = len([c for c in harness.cases if not c.paraphrase])
-    return EvalResult(set_name, config, metrics, calibration(results), tuning, [_case_json(r) for r in results])
+    cases = [_case_json(r) for r in results]
+    shown = library if library["labelled_entries"] else None  # the library labels name rows of the seeds only
+    return EvalResult(set_name, config, metrics, calibration(results), tuning, cases, shown)
 
 
 __all__ = ["EvalResult", "run"]
