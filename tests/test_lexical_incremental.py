@@ -66,6 +66,8 @@ def test_add_remove_restart_match_a_full_rebuild(tmp_path: Path, tokenizer: str)
     first = ranked(store, kb, tokenizer)
     assert first == full_rebuild(kb, tokenizer)
     assert store.counts["full_builds"] == 1
+    built = store.counts["texts_read"]
+    assert built > 50  # every row of the two sheets
 
     # Added: a new sheet goes into the delta, and scores of every document move with N and df.
     ingest(kb, sheet(tmp_path, "new.csv", [("バックアップの世代数は何世代ですか。", "30世代を保持します。")]))
@@ -74,6 +76,8 @@ def test_add_remove_restart_match_a_full_rebuild(tmp_path: Path, tokenizer: str)
     assert added != first
     new_ids = {i for i, _ in added["バックアップの世代数"][:1]}
     assert store.counts["incremental_updates"] == 1 and store.counts["full_builds"] == 1
+    # Only the new row's text was read: keys from the database tell what changed.
+    assert store.counts["texts_read"] == built + 1
 
     # Changed and removed: a re-ingested file with other text, then a whole source deleted.
     ingest(kb, sheet(tmp_path, "new.csv", [("パスワードの最小文字数は。", "12文字以上です。")]))

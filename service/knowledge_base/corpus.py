@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from service.knowledge_base.models import Entry, SupersededEntry, Workspace
@@ -42,14 +42,37 @@ class EntryCorpus:
         row = session.execute(query).first()
         return WorkspaceState(row.id, row.revision, row.created_at.isoformat()) if row else None
 
-    def lexical_rows(self, session: Session, workspace_id: int) -> list[LexicalRow]:
+    @staticmethod
+    def _key(content_hash: str, length: int, product: str | None) -> str:
+        # The content hash covers the embedded passage (its first 1,500 characters); the length
+        # catches an edit past it, as far as a key read without the text can.
+        return f"{content_hash}\x1f{length}\x1f{product or ''}"
+
+    def lexical_keys(self, session: Session, workspace_id: int) -> list[tuple[str, str]]:
         excluded = self._excluded(session, workspace_id)
+        length = func.length(Entry.question) + func.length(Entry.answer)
         rows = session.execute(
-            select(Entry.id, Entry.question, Entry.answer, Entry.product)
+            select(Entry.id, Entry.content_hash, length, Entry.product)
             .where(Entry.workspace_id == workspace_id)
             .order_by(Entry.id)
         )
-        return [LexicalRow(r.id, lexical_text(r.question, r.answer), r.product) for r in rows if r.id not in excluded]
+        return [(i, self._key(h, n, p)) for i, h, n, p in rows if i not in excluded]
+
+    def lexical_rows(self, session: Session, workspace_id: int, ids: Sequence[str] | None = None) -> list[LexicalRow]:
+        excluded = self._excluded(session, workspace_id)
+        query = select(Entry.id, Entry.workspace_id, Entry.question, Entry.answer, Entry.product, Entry.content_hash)
+        # Some ids are fetched by primary key, a page at a time (SQL variable limits), and their
+        # workspace checked here (see `fetch` for why not in the query).
+        pages = [None] if ids is None else [ids[i : i + 500] for i in range(0, len(ids), 500)]
+        found: list[LexicalRow] = []
+        for page in pages:
+            where = Entry.workspace_id == workspace_id if page is None else Entry.id.in_(page)
+            for r in session.execute(query.where(where)):
+                if r.workspace_id == workspace_id and r.id not in excluded:
+                    text = lexical_text(r.question, r.answer)
+                    key = self._key(r.content_hash, len(r.question) + len(r.answer), r.product)
+                    found.append(LexicalRow(r.id, text, r.product, key))
+        return sorted(found, key=lambda row: row.id)
 
     def fetch(self, session: Session, workspace_id: int, ids: Sequence[str]) -> dict[str, Entry]:
         # By primary key only, then the workspace checked here: with `AND workspace_id = ?` in the

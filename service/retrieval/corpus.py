@@ -13,6 +13,7 @@ class LexicalRow(NamedTuple):
     id: str
     text: str  # what BM25 indexes
     product: str | None
+    key: str  # changes whenever text or product does (the store compares keys, not texts)
 
 
 class WorkspaceState(NamedTuple):
@@ -36,7 +37,15 @@ class Corpus(Protocol):
         """None for an unknown workspace."""
         ...
 
-    def lexical_rows(self, session: Session, workspace_id: int) -> Sequence[LexicalRow]: ...
+    def lexical_keys(self, session: Session, workspace_id: int) -> Sequence[tuple[str, str]]:
+        """(id, key) of every document, in id order: what an incremental update reads in full."""
+        ...
+
+    def lexical_rows(
+        self, session: Session, workspace_id: int, ids: Sequence[str] | None = None
+    ) -> Sequence[LexicalRow]:
+        """Every document in id order, or only those of `ids` (the new and changed ones)."""
+        ...
 
     def fetch(self, session: Session, workspace_id: int, ids: Sequence[str]) -> dict[str, Any]:
         """Documents by id (with .question, .product, .ingested_at); unknown ids are left out."""

@@ -99,8 +99,9 @@ class Segment:
         return len(self.ids)
 
     @staticmethod
-    def build(rows: Sequence[tuple[str, str, str | None]], tokenizer: str) -> Segment:
-        """rows: (id, text, product). Empty texts count as one empty token, as bm25s indexes them."""
+    def build(rows: Sequence[tuple[str, str, str | None]], tokenizer: str, keys: np.ndarray | None = None) -> Segment:
+        """rows: (id, text, product); `keys`: what tells a changed document (default: its text and
+        product). Empty texts count as one empty token, as bm25s indexes them."""
         tokenize = TOKENIZERS[tokenizer]
         counts = [Counter(tokenize(text) or [""]) for _, text, _ in rows]
         tokens = sorted(set().union(*counts)) if counts else []
@@ -111,7 +112,7 @@ class Segment:
         docs = np.repeat(np.arange(len(counts), dtype=np.int32), sizes)
         return Segment._assemble(
             np.array([r[0] for r in rows], dtype=str),
-            row_keys(rows),
+            row_keys(rows) if keys is None else keys,
             [r[2] for r in rows],
             np.fromiter((sum(c.values()) for c in counts), dtype=np.int32, count=len(counts)),
             tokens,
@@ -175,6 +176,11 @@ class Segment:
         }
         strings = json.loads((folder / "strings.json").read_text(encoding="utf-8"))
         return Segment(tokens=strings["tokens"], products=strings["products"], **arrays)
+
+
+def key_digests(keys: Sequence[str]) -> np.ndarray:
+    """A store's own change keys (e.g. a content hash with the product) as fixed-size digests."""
+    return np.array([hashlib.blake2b(k.encode(), digest_size=16).digest() for k in keys], dtype="S16")
 
 
 def row_keys(rows: Sequence[tuple[str, str, str | None]]) -> np.ndarray:

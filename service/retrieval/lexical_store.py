@@ -21,9 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from service.retrieval.lexical import LexicalIndex, Segment, row_keys
+from service.retrieval.lexical import LexicalIndex, Segment, key_digests
 
 log = logging.getLogger(__name__)
+
+# How segments key their documents: digests of the corpus's own change keys (`LexicalRow.key`).
+# An index saved with another kind of key is rebuilt, never compared key by key.
+KEYS_FORMAT = "corpus-key-1"
 
 
 @dataclass
@@ -74,7 +78,8 @@ class LexicalStore:
     def snapshot(
         self, session: Any, corpus: Any, workspace_id: int, revision: int, tokenizer: str, generation: str = ""
     ) -> LexicalSnapshot:
-        """The index of a workspace at `revision`; `corpus.lexical_rows` is read only when it lags.
+        """The index of a workspace at `revision`. When it lags, `corpus.lexical_keys` tells what
+        changed and only the new and changed documents' texts are read (`corpus.lexical_rows`).
 
         `generation` tells apart workspaces that reuse an id and a revision (a database deleted and
         ingested again): a persisted index of another generation is never loaded.
@@ -89,8 +94,7 @@ class LexicalStore:
             if state is not None and state.revision == revision:
                 self._states[key] = state
                 return state.snapshot
-            rows = [(r.id, r.text, r.product) for r in corpus.lexical_rows(session, workspace_id)]
-            state = self._update(state, rows, revision, tokenizer)
+            state = self._update(state, session, corpus, workspace_id, revision, tokenizer)
             state.generation = generation
             self._states[key] = state
             if self.folder is not None:
@@ -98,14 +102,18 @@ class LexicalStore:
             return state.snapshot
 
     def _update(
-        self, state: _State | None, rows: list[tuple[str, str, str | None]], revision: int, tokenizer: str
+        self, state: _State | None, session: Any, corpus: Any, workspace_id: int, revision: int, tokenizer: str
     ) -> _State:
         if state is None:
             self.counts["full_builds"] += 1
-            base = Segment.build(rows, tokenizer)
+            rows = corpus.lexical_rows(session, workspace_id)
+            self.counts["texts_read"] += len(rows)
+            keys = key_digests([r.key for r in rows])
+            base = Segment.build([(r.id, r.text, r.product) for r in rows], tokenizer, keys)
             return _make_state(revision, tokenizer, base, np.ones(len(base), dtype=bool), None)
         self.counts["incremental_updates"] += 1
-        wanted = dict(zip((r[0] for r in rows), row_keys(rows).tolist(), strict=True))
+        pairs = corpus.lexical_keys(session, workspace_id)
+        wanted = dict(zip((i for i, _ in pairs), key_digests([k for _, k in pairs]).tolist(), strict=True))
         base_alive = state.base_alive & np.fromiter(
             (wanted.get(i) == k for i, k in zip(state.base.ids.tolist(), state.base.keys.tolist(), strict=True)),
             dtype=bool,
@@ -122,9 +130,12 @@ class LexicalStore:
             )
             parts.append((old, delta_alive))
             kept.update(np.asarray(old.ids)[delta_alive].tolist())
-        new_rows = [r for r in rows if r[0] not in kept]
+        new_ids = [i for i in wanted if i not in kept]
+        new_rows = corpus.lexical_rows(session, workspace_id, new_ids) if new_ids else []
+        self.counts["texts_read"] += len(new_rows)
         if new_rows:
-            fresh = Segment.build(new_rows, tokenizer)
+            keys = key_digests([r.key for r in new_rows])
+            fresh = Segment.build([(r.id, r.text, r.product) for r in new_rows], tokenizer, keys)
             parts.append((fresh, np.ones(len(fresh), dtype=bool)))
         delta = Segment.merge(parts) if parts else None
         changed = (len(delta) if delta is not None else 0) + int((~base_alive).sum())
@@ -150,6 +161,10 @@ class LexicalStore:
             return None
         try:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            if manifest.get("keys") != KEYS_FORMAT:
+                self.counts["other_format"] += 1
+                log.info("lexical index in %s keys its documents another way: rebuilding it", folder)
+                return None
             if manifest.get("generation", "") != generation:
                 self.counts["other_generation"] += 1
                 log.info("lexical index in %s belongs to an earlier workspace of that id: rebuilding it", folder)
@@ -180,6 +195,7 @@ class LexicalStore:
                 state.delta.save(folder / state.delta_name)
             manifest = {
                 "revision": state.revision,
+                "keys": KEYS_FORMAT,
                 "generation": state.generation,
                 "tokenizer": tokenizer,
                 "base": state.base_name,
