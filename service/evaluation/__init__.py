@@ -16,7 +16,7 @@ and audit a queued run) and `execute_run` (the job body, which `service.jobs` ru
 
 from service.evaluation.holdout import run_holdout
 from service.evaluation.judge import make_judge
-from service.evaluation.models import HoldoutRecord
+from service.evaluation.models import OPEN_RUN, HoldoutRecord
 from service.evaluation.runner import EvalResult, run
 from service.evaluation.runs import (
     HoldoutInputError,
@@ -32,6 +32,7 @@ from service.evaluation.runs import (
 )
 
 __all__ = [
+    "OPEN_RUN",
     "EvalResult",
     "HoldoutInputError",
     "HoldoutRecord",

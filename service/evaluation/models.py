@@ -12,6 +12,7 @@ from service.db import Base
 from service.knowledge_base.models import utcnow
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+OPEN_RUN = (QUEUED, RUNNING)  # statuses of an unfinished run
 
 
 class HoldoutRecord(Base):

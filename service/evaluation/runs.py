@@ -27,7 +27,7 @@ from service.db import session_scope
 from service.drafting.calibration_store import save_workspace_calibration
 from service.evaluation.holdout import HoldoutRun, fit_workspace_calibration, run_holdout
 from service.evaluation.judge import make_judge
-from service.evaluation.models import DONE, FAILED, QUEUED, RUNNING, HoldoutRecord
+from service.evaluation.models import DONE, FAILED, OPEN_RUN, QUEUED, RUNNING, HoldoutRecord
 from service.knowledge_base import KnowledgeBase, Workspace, list_sources
 from service.knowledge_base.models import utcnow
 from service.settings import Settings
@@ -40,7 +40,6 @@ STALL_AFTER = timedelta(minutes=15)
 # The lease owner of a run handed to the Redis queue (service.jobs.lease.DISPATCHED): no process renews it.
 QUEUE_OWNER = "queue"
 LIBRARY_PREFIX = "review #"  # approved answers stored as sources: not a sheet anyone sent, never held out
-OPEN = (QUEUED, RUNNING)
 
 
 class HoldoutInputError(ValueError):
@@ -62,7 +61,7 @@ def stalled(record: HoldoutRecord) -> bool:
         and record.lease_expires_at is not None
         and aware(record.lease_expires_at) > now
     )
-    return record.status in OPEN and not held and now - aware(record.updated_at) > STALL_AFTER
+    return record.status in OPEN_RUN and not held and now - aware(record.updated_at) > STALL_AFTER
 
 
 def shown_status(record: HoldoutRecord) -> str:
@@ -111,7 +110,7 @@ def start_run(
                 f"no source named '{missing[0]}' in workspace '{workspace.name}' (GET .../kb/sources lists them)"
             )
     active = session.scalars(
-        select(HoldoutRecord).where(HoldoutRecord.workspace_id == workspace.id, HoldoutRecord.status.in_(OPEN))
+        select(HoldoutRecord).where(HoldoutRecord.workspace_id == workspace.id, HoldoutRecord.status.in_(OPEN_RUN))
     ).all()
     for run in active:
         if not stalled(run):
@@ -140,7 +139,7 @@ def finish_run(session: Session, run_id: int, status: str, **values: Any) -> int
     now = utcnow()
     return session.execute(
         update(HoldoutRecord)
-        .where(HoldoutRecord.id == run_id, HoldoutRecord.status.in_(OPEN))
+        .where(HoldoutRecord.id == run_id, HoldoutRecord.status.in_(OPEN_RUN))
         .values(status=status, finished_at=now, updated_at=now, **values)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -203,7 +202,7 @@ def execute_run(kb: KnowledgeBase, run_id: int, stop: threading.Event | None = N
         now = utcnow()
         started = session.execute(
             update(HoldoutRecord)
-            .where(HoldoutRecord.id == run_id, HoldoutRecord.status.in_(OPEN))
+            .where(HoldoutRecord.id == run_id, HoldoutRecord.status.in_(OPEN_RUN))
             .values(status=RUNNING, started_at=now, updated_at=now, done=0, current="")
             .execution_options(synchronize_session=False)
         ).rowcount

@@ -17,7 +17,7 @@ from sqlalchemy import or_, select, update
 
 from service.db import session_scope
 from service.evaluation import HoldoutRecord, execute_run, fail_run
-from service.jobs.lease import DISPATCHED, OPEN_RUN, Heartbeat, expires, free, release_dead_owners
+from service.jobs.lease import DISPATCHED, OPEN_RUN, Heartbeat, expires, free
 from service.knowledge_base import KnowledgeBase, Workspace
 from service.knowledge_base.models import utcnow
 
@@ -113,9 +113,8 @@ def run_holdout_job(
 
 def orphaned_runs(kb: KnowledgeBase) -> list[int]:
     """Unfinished holdout runs no live runner holds (their process died, or they were stored and never
-    handed to a runner), oldest first."""
+    handed to a runner), oldest first. The caller has released the leases of dead processes first."""
     url = kb.settings.resolved_database_url
-    release_dead_owners(url)
     now = utcnow()
     with session_scope(url) as session:
         query = select(HoldoutRecord.id).where(HoldoutRecord.status.in_(OPEN_RUN), free(HoldoutRecord, now))

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, or_, select, update
 
 from service.db import session_scope
-from service.evaluation import HoldoutRecord
+from service.evaluation import OPEN_RUN, HoldoutRecord
 from service.knowledge_base.models import utcnow
 from service.questionnaires import FAILED, PENDING, Item, Questionnaire
 
@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 # says when the job was last seen moving (workers refresh it as they claim its items).
 DISPATCHED = "queue"
 OPEN = ("queued", "drafting")  # questionnaire statuses of unfinished drafting
-OPEN_RUN = ("queued", "running")  # holdout run statuses of an unfinished run
 Leased = type[Item] | type[Questionnaire] | type[HoldoutRecord]
 WORKABLE = (PENDING, FAILED)  # item statuses drafting may still write
 

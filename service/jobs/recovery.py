@@ -37,9 +37,9 @@ log = logging.getLogger(__name__)
 
 def orphaned(kb: KnowledgeBase) -> list[int]:
     """Unfinished questionnaires no live runner holds, oldest first; those with nothing left to
-    draft are closed on the way (done, or failed when every item failed)."""
+    draft are closed on the way (done, or failed when every item failed). The caller has released
+    the leases of dead processes first (`release_dead_owners`)."""
     url = kb.settings.resolved_database_url
-    release_dead_owners(url)
     now = utcnow()
     live_item = exists().where(Item.questionnaire_id == Questionnaire.id, Item.lease_owner != "", ~free(Item, now))
     with session_scope(url) as session:
@@ -78,7 +78,7 @@ class Recovery:
         self.requeue = requeue
         self.requeue_holdout = requeue_holdout
         self.resync = resync
-        self.resynced: list[str] = []  # workspaces whose sync the first sweep asked for
+        self.resynced: list[str] | None = None  # workspaces whose sync the first sweep asked for
         self.interval = interval if interval is not None else max(1.0, kb.settings.job_lease_seconds / 2)
         self.requeued = 0  # jobs handed to a runner again
         self.holdouts_requeued = 0
@@ -92,13 +92,14 @@ class Recovery:
 
     def sweep(self) -> list[int]:
         """One pass over both kinds of job; returns the questionnaires re-queued."""
+        release_dead_owners(self.kb.settings.resolved_database_url)  # once, for both kinds
         found = orphaned(self.kb)
         for questionnaire_id in found:
             log.warning("questionnaire %s: its drafting job has no live runner; re-queued", questionnaire_id)
             self.requeue(questionnaire_id)
         self.requeued += len(found)
-        self.sweep_holdouts()
-        if self.resync is not None and not self.resynced:
+        self._requeue_holdouts()
+        if self.resync is not None and self.resynced is None:
             self.resync_all()
         return found
 
@@ -109,11 +110,15 @@ class Recovery:
             names = list(session.scalars(select(Workspace.name).order_by(Workspace.id)))
         for name in names:
             self.resync(name)
-        self.resynced = names or [""]  # [""]: asked, there was none
+        self.resynced = names
         return names
 
     def sweep_holdouts(self) -> list[int]:
-        """The holdout runs' pass; returns the runs re-queued."""
+        """The holdout runs' pass alone; returns the runs re-queued."""
+        release_dead_owners(self.kb.settings.resolved_database_url)
+        return self._requeue_holdouts()
+
+    def _requeue_holdouts(self) -> list[int]:
         if self.requeue_holdout is None:
             return []
         found = orphaned_runs(self.kb)

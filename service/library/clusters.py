@@ -16,8 +16,8 @@ offered and not offered, different retention periods; see disagree.py), else `co
 Superseded rows take no part: once a canonical answer is set, its cluster is consistent again.
 
 Cost: linkage.py groups component by component (no n x n matrix); the result is cached per
-(database, workspace, revision), so the API, the pages and the CLI pay for it once per change of
-the workspace (see `build_clusters`).
+(database, workspace) with a fingerprint of its inputs, so the API, the pages and the CLI pay for
+it once per change of the workspace (see `build_clusters`).
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ class CacheStats:
 
 
 _CACHE: OrderedDict[tuple[object, ...], _Grouping] = OrderedDict()
-_CACHE_SIZE = 16  # workspaces (at one revision each) kept per process
+_CACHE_SIZE = 16  # workspaces kept per process
 _CACHE_LOCK = threading.Lock()
 CLUSTER_CACHE_STATS = CacheStats()
 
@@ -165,10 +165,10 @@ def build_clusters(
 ) -> list[Cluster]:
     """Every entry of the workspace in exactly one cluster, largest clusters first.
 
-    The grouping is cached per (database, workspace, revision): every ingest, approval, promotion
-    and withdrawal bumps the revision. The rows are read again each time (one query) and
-    fingerprinted, so a cached grouping is only reused for exactly the same inputs, even if a
-    rolled-back transaction had cached a revision number that is later reused.
+    The grouping is cached per (database, workspace), with a fingerprint of its inputs: the rows are
+    read again each time (one query) and a cached grouping is reused only for exactly the same
+    entries, choices, products and superseded rows (the revision would add nothing: a rolled-back
+    transaction can leave a revision number that is later reused for other contents).
     """
     entries = list(
         session.scalars(
@@ -182,7 +182,7 @@ def build_clusters(
         return []
     hidden = superseded_ids(session, workspace.id)
     fingerprint = _fingerprint(entries, hidden)
-    key = (str(session.get_bind().url), workspace.id, workspace.revision, floor, tuple(kb.vectors.distinct_views()))
+    key = (str(session.get_bind().url), workspace.id, floor, tuple(kb.vectors.distinct_views()))
     with _CACHE_LOCK:
         cached = _CACHE.get(key)
         if cached is not None and cached.fingerprint == fingerprint:
