@@ -37,7 +37,7 @@ def holdout(
     """
     from service.evaluation import keep_calibration, make_judge, run_holdout
     from service.evaluation.heldout_report import write_holdout_report
-    from service.evaluation.holdout import CitationLeak
+    from service.evaluation.holdout import CalibrationError, CitationLeak
 
     if not all_sources and source is None:
         fail("name a source (kotae kb stats lists them), an answered file, or --all")
@@ -71,7 +71,10 @@ def holdout(
                 fail(f"bug: {exc}", code=1)
         data = run.to_json()
         if calibrate:  # the same step as a run started from the API with "calibrate": fitted, kept, audited
-            calibration = keep_calibration(session, ws, run, settings, by="kotae eval holdout --calibrate")
+            try:
+                calibration = keep_calibration(session, ws, run, settings, by="kotae eval holdout --calibrate")
+            except CalibrationError as exc:
+                fail(str(exc), code=1)
     table = Table(title=f"Held out from workspace '{ws_name}'")
     columns = ["source", "questions", "drafted", "choice agr.", "answer agr.", "abstained/elsewhere", "s/q"]
     for column in columns + (["judge agr."] if judge else []):

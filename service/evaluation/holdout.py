@@ -305,9 +305,19 @@ def run_holdout(
     return HoldoutRun(results)
 
 
+class CalibrationError(ValueError):
+    """The run's drafts cannot support a calibration (too few, or all of one kind)."""
+
+
 def fit_workspace_calibration(run: HoldoutRun, fallback_abstain: float) -> Calibration:
     """The workspace's own calibration from its leave-one-sheet-out drafts: right = the answer agrees."""
     rows = [(i.features, bool(i.answer_agrees_raw)) for i in run.items() if i.answer_agrees_raw is not None]
+    if len({ok for _, ok in rows}) < 2:
+        # A workspace of one sheet has nothing to draft from; a fit needs right and wrong drafts both.
+        raise CalibrationError(
+            f"no calibration fitted: {len(rows)} drafts could be compared with their real answers, "
+            "and a calibration needs both agreeing and disagreeing ones (hold out a workspace of several sheets)"
+        )
     weights = fit(rows)
     calibration = Calibration(
         features=list(FEATURES),

@@ -25,7 +25,7 @@ from service import audit
 from service.accounts.models import User, aware
 from service.db import session_scope
 from service.drafting.calibration_store import save_workspace_calibration
-from service.evaluation.holdout import HoldoutRun, fit_workspace_calibration, run_holdout
+from service.evaluation.holdout import CalibrationError, HoldoutRun, fit_workspace_calibration, run_holdout
 from service.evaluation.judge import make_judge
 from service.evaluation.models import DONE, FAILED, OPEN_RUN, QUEUED, RUNNING, HoldoutRecord
 from service.knowledge_base import KnowledgeBase, Workspace, list_sources
@@ -240,7 +240,13 @@ def execute_run(kb: KnowledgeBase, run_id: int, stop: threading.Event | None = N
             user = session.get(User, started_by) if started_by else None
             workspace_row = session.get(Workspace, workspace_id)
             by = f"holdout run #{run_id}"
-            data["calibration"] = keep_calibration(session, workspace_row, run, kb.settings, by, user)
+            try:
+                data["calibration"] = keep_calibration(session, workspace_row, run, kb.settings, by, user)
+            except CalibrationError as exc:  # the run ends failed with why, not retried as if its process died
+                session.rollback()
+                log.warning("holdout run %s: %s", run_id, exc)
+                fail_run(url, run_id, str(exc))
+                return
         if finish_run(session, run_id, DONE, result=data, current=""):
             after = {"run": run_id, **{k: overall[k] for k in keys}}
             if calibrate:
