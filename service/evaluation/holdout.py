@@ -306,17 +306,17 @@ def run_holdout(
 
 
 class CalibrationError(ValueError):
-    """The run's drafts cannot support a calibration (too few, or all of one kind)."""
+    """The run has no draft a calibration could be fitted on."""
 
 
 def fit_workspace_calibration(run: HoldoutRun, fallback_abstain: float) -> Calibration:
     """The workspace's own calibration from its leave-one-sheet-out drafts: right = the answer agrees."""
     rows = [(i.features, bool(i.answer_agrees_raw)) for i in run.items() if i.answer_agrees_raw is not None]
-    if len({ok for _, ok in rows}) < 2:
-        # A workspace of one sheet has nothing to draft from; a fit needs right and wrong drafts both.
+    if not rows:
+        # A workspace of one sheet has nothing to draft from: no draft to fit on.
         raise CalibrationError(
-            f"no calibration fitted: {len(rows)} drafts could be compared with their real answers, "
-            "and a calibration needs both agreeing and disagreeing ones (hold out a workspace of several sheets)"
+            "no calibration fitted: no held-out draft could be compared with its real answer "
+            "(hold out a workspace of several sheets)"
         )
     weights = fit(rows)
     calibration = Calibration(
