@@ -16,7 +16,7 @@ os.environ.setdefault("COLUMNS", "200")
 
 from service.db import session_scope  # noqa: E402
 from service.knowledge_base import KnowledgeBase  # noqa: E402
-from service.settings import Settings  # noqa: E402
+from service.settings import Settings, get_settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT.parent / "shared" / "seeds"
@@ -35,6 +35,16 @@ def seed(prefix: str) -> Path:
 
 def all_seeds() -> list[Path]:
     return [seed(f"{i:03d}") for i in range(5)]
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings() -> Iterator[None]:
+    """Every test reads KOTAE_* afresh: the CLI and app cache their settings per process, and a
+    test that set KOTAE_HOME would otherwise see whichever home an earlier test on the same
+    worker cached (which test runs before which depends on how xdist shares the files out)."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 @pytest.fixture

@@ -42,6 +42,7 @@ from service.library import (
 )
 from service.library.canonical import add_months
 from service.questionnaires import DRAFTED, PENDING, create_questionnaire, list_items
+from service.settings import get_settings
 from tests.conftest import ingest_all, seed
 
 AT_REST_QUESTION = "保存データは暗号化されていますか。"
@@ -59,6 +60,14 @@ def workspace(kb: KnowledgeBase) -> str:
     name = f"lib-{uuid.uuid4().hex[:10]}"
     ingest_all(kb, name, [seed("000"), seed("003")])
     return name
+
+
+@pytest.fixture
+def runner(kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """The CLI on this module's knowledge base (its settings read after KOTAE_HOME is set)."""
+    monkeypatch.setenv("KOTAE_HOME", str(kb.settings.home))
+    get_settings.cache_clear()
+    return CliRunner()
 
 
 def find(session, workspace: str, prefix: str, locator: str) -> Entry:  # noqa: ANN001 - a Session
@@ -83,9 +92,8 @@ def test_conflicts_on_the_seeds_find_the_encryption_at_rest_disagreement(kb: Kno
     assert scores.conflicts_found >= 4 and "encryption at rest" not in scores.missed_conflicts
 
 
-def test_cli_lists_conflicts_side_by_side_and_scores_them(kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KOTAE_HOME", str(kb.settings.home))
-    result = CliRunner().invoke(app, ["library", "conflicts", "-w", "seeds", "--json", "--eval-labels"])
+def test_cli_lists_conflicts_side_by_side_and_scores_them(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["library", "conflicts", "-w", "seeds", "--json", "--eval-labels"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     sides = {
@@ -95,7 +103,7 @@ def test_cli_lists_conflicts_side_by_side_and_scores_them(kb: KnowledgeBase, mon
     }
     assert ("003", "§4", "000", "No.36") in sides or ("000", "No.36", "003", "§4") in sides
     assert data["eval"]["conflicts_found"] >= 1
-    missing = CliRunner().invoke(app, ["library", "conflicts", "-w", "nope"])
+    missing = runner.invoke(app, ["library", "conflicts", "-w", "nope"])
     assert missing.exit_code == 2 and "does not exist" in missing.output
 
 
@@ -213,15 +221,13 @@ def test_an_approved_answer_is_carried_over_into_a_second_upload(kb: KnowledgeBa
 
 
 def test_import_previews_a_diff_and_a_bad_row_changes_nothing(
-    kb: KnowledgeBase, workspace: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    kb: KnowledgeBase, workspace: str, tmp_path: Path, runner: CliRunner
 ) -> None:
     url = kb.settings.resolved_database_url
     with session_scope(url) as session:
         ws = get_workspace(session, workspace)
         canonical_id = promote(session, kb, ws, find(session, workspace, "000", "No.27").id, None).id
         backup_id = find(session, workspace, "000", "No.19").id
-    monkeypatch.setenv("KOTAE_HOME", str(kb.settings.home))
-    runner = CliRunner()
     exported = tmp_path / "library.csv"
     assert runner.invoke(app, ["library", "export", str(exported), "-w", workspace]).exit_code == 0
     header, row = exported.read_text(encoding="utf-8-sig").splitlines()

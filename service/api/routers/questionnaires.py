@@ -119,7 +119,7 @@ def bulk_accept(
     with the returned batch id."""
     expected = {i.id: i.version for i in body.items} if body.items is not None else None
     review_months = kb.settings.library_review_months
-    batch, accepted = desk.bulk_accept(db, q, user, body.min_confidence, expected, review_months=review_months)
+    batch, accepted = desk.bulk_accept(db, q, user, body.min_confidence, review_months, expected)
     db.commit()
     jobs.sync(db.get(Workspace, q.workspace_id).name)
     return BulkAcceptOut(

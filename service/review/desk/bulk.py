@@ -20,7 +20,6 @@ from service.library import reuse_blocker, unlearn
 from service.questionnaires import ACCEPTED, DRAFTED, Item, Questionnaire, list_items
 from service.review.models import BulkBatch
 from service.review.transitions import ReviewError, accept, snapshot
-from service.settings import get_settings
 
 UNDO_WINDOW = timedelta(minutes=10)
 
@@ -36,14 +35,12 @@ class UndoClosed(ReviewError):
 
 
 def bulk_candidates(
-    session: Session, questionnaire: Questionnaire, min_confidence: float, review_months: int | None = None
+    session: Session, questionnaire: Questionnaire, min_confidence: float, review_months: int
 ) -> tuple[list[Item], list[Item]]:
     """(would be accepted, skipped because flagged): untouched drafts at or above the confidence.
 
-    `review_months`: how old a reused approval may be (default: the `library_review_months` setting).
+    `review_months`: how old a reused approval may be (the caller's `library_review_months`).
     """
-    if review_months is None:
-        review_months = get_settings().library_review_months
     drafts = list_items(session, questionnaire, status=DRAFTED, min_confidence=min_confidence)
     ready, flagged = [], []
     for item in drafts:
@@ -59,8 +56,8 @@ def bulk_accept(
     questionnaire: Questionnaire,
     user: User,
     min_confidence: float,
+    review_months: int,
     expected: dict[int, int] | None = None,
-    review_months: int | None = None,
 ) -> tuple[BulkBatch, list[Item]]:
     """Accept the unflagged drafts (and still-current reused ones) at or above the confidence, as one
     batch that can be undone.
