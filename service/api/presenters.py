@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from service.accounts import email_of
-from service.api.schemas import CitationOut, EntryOut, ItemOut, QuestionnaireOut
+from service.api.schemas import AuditOut, CitationOut, EntryOut, ItemOut, QuestionnaireOut
+from service.audit import AuditEvent
 from service.knowledge_base import Entry, Workspace
 from service.questionnaires import Item, Questionnaire, fallback_count, progress, status_counts
 
@@ -24,6 +25,20 @@ def entry_out(entry: Entry, score: float | None = None) -> EntryOut:
         language=entry.language,
         provenance=entry.provenance,
         score=score,
+    )
+
+
+def audit_out(event: AuditEvent, email: str | None) -> AuditOut:
+    """One audit event, as both the questionnaire's log and the workspace's timeline show it."""
+    return AuditOut(
+        id=event.id,
+        at=event.at,
+        user=email,
+        action=event.action,
+        item_id=event.item_id,
+        questionnaire_id=event.questionnaire_id,
+        before=event.before,
+        after=event.after,
     )
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any, Literal
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 # The largest id or version any table holds: their columns are INTEGER, 32 bits on PostgreSQL (which
 # refuses a larger number even in a WHERE: "integer out of range"). Beyond it a 422, never a 500.
@@ -15,6 +15,16 @@ MAX_ID = 2**31 - 1
 EMAIL_CHARS = 320
 NAME_CHARS = 200
 CHOICE_CHARS = 20
+
+
+def as_utc(value: datetime) -> datetime:
+    """The same instant, timezone-aware in UTC. SQLite gives back the stored UTC time without its
+    zone (a browser would read it as local time), PostgreSQL gives it in the session's zone."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# Every datetime a response carries: serialized as ISO 8601 in UTC ("...Z") on either database.
+UtcDateTime = Annotated[datetime, AfterValidator(as_utc)]
 
 
 class RequestBody(BaseModel):
@@ -39,6 +49,9 @@ class UserOut(BaseModel):
     id: int
     email: str
     name: str
+    is_instance_admin: bool = Field(
+        False, description="May create workspaces (as may everyone when KOTAE_OPEN_WORKSPACE_CREATION is on)."
+    )
 
 
 class TokenIn(RequestBody):
@@ -76,6 +89,14 @@ class IngestResult(BaseModel):
     )
 
 
+class SourceOut(BaseModel):
+    name: str
+    kind: str
+    entries: int
+    sheet_date: date | None
+    ingested_at: UtcDateTime
+
+
 class EntryOut(BaseModel):
     id: str
     source: str
@@ -102,7 +123,7 @@ class QuestionnaireOut(BaseModel):
     failed: int
     fallbacks: int = Field(0, description="Drafts the LLM could not make, drafted offline (each item says why).")
     counts: dict[str, int]
-    created_at: datetime
+    created_at: UtcDateTime
     error: str = Field("", description="Why drafting failed as a whole (status failed); empty otherwise.")
 
 
@@ -160,7 +181,7 @@ class CommentOut(BaseModel):
     id: int
     user: str | None
     text: str
-    created_at: datetime
+    created_at: UtcDateTime
     mentions: list[str] = Field(default=[], description="Emails of the workspace members the comment @-mentions.")
 
 
@@ -182,12 +203,12 @@ class BulkAcceptOut(BaseModel):
     accepted: int
     batch_id: int | None = Field(default=None, description="Undo it with POST .../bulk-accept/undo.")
     item_ids: list[int] = []
-    undo_until: datetime | None = None
+    undo_until: UtcDateTime | None = None
 
 
 class AuditOut(BaseModel):
     id: int
-    at: datetime
+    at: UtcDateTime
     user: str | None
     action: str
     item_id: int | None
@@ -209,7 +230,7 @@ class DeskItemOut(ItemOut):
     band: Literal["high", "medium", "low", "none"] = Field(description="Confidence band (none: nothing to trust).")
     comments: int = 0
     mentions_me: bool = False
-    updated_at: datetime | None = None
+    updated_at: UtcDateTime | None = None
     updated_by: str | None = None
 
 

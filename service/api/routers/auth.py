@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request, Response
@@ -23,7 +23,7 @@ from service.accounts import (
 )
 from service.accounts.models import aware
 from service.api.deps import DB, MAX_ID, SESSION_KEY, CurrentUser, bearer_token, session_id
-from service.api.schemas import ErrorOut, Login, RequestBody, TokenIn, TokenOut, UserOut
+from service.api.schemas import ErrorOut, Login, RequestBody, TokenIn, TokenOut, UserOut, UtcDateTime
 from service.knowledge_base.models import utcnow
 from service.settings import Settings
 
@@ -41,16 +41,16 @@ class NewTokenIn(TokenIn):
 class NewTokenOut(TokenOut):
     id: int
     name: str
-    expires_at: datetime | None
+    expires_at: UtcDateTime | None
 
 
 class TokenInfo(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
     name: str
-    created_at: datetime
-    last_used_at: datetime | None
-    expires_at: datetime | None
+    created_at: UtcDateTime
+    last_used_at: UtcDateTime | None
+    expires_at: UtcDateTime | None
     expired: bool = False
 
 

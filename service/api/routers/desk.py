@@ -20,7 +20,7 @@ from service.api.deps import (
     QuestionnaireViewer,
     WorkspaceAdmin,
 )
-from service.api.presenters import item_out, questionnaire_out
+from service.api.presenters import audit_out, item_out, questionnaire_out
 from service.api.schemas import (
     AuditOut,
     BriefItemOut,
@@ -172,16 +172,4 @@ def bulk_undo(q: QuestionnaireReviewer, body: BulkUndoIn, jobs: JobRunner, user:
 @router.get("/workspaces/{workspace}/audit", response_model=list[AuditOut])
 def workspace_audit(ws: WorkspaceAdmin, db: DB, limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[AuditOut]:
     """A workspace's latest events, newest first (admins)."""
-    return [
-        AuditOut(
-            id=e.id,
-            at=e.at,
-            user=email,
-            action=e.action,
-            item_id=e.item_id,
-            questionnaire_id=e.questionnaire_id,
-            before=e.before,
-            after=e.after,
-        )
-        for e, email in desk.workspace_events(db, ws, limit)
-    ]
+    return [audit_out(e, email) for e, email in desk.workspace_events(db, ws, limit)]

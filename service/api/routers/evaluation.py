@@ -9,15 +9,14 @@ workspace's confidence calibration, as `kotae eval holdout --all --calibrate` do
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from service.accounts.models import User
 from service.api.deps import DB, MAX_ID, CurrentUser, JobRunner, WorkspaceAdmin, WorkspaceViewer
-from service.api.schemas import RequestBody
+from service.api.schemas import RequestBody, UtcDateTime
 from service.evaluation import (
     HoldoutInputError,
     HoldoutRecord,
@@ -38,8 +37,8 @@ class HoldoutIn(RequestBody):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     sources: list[SourceName] | None = Field(default=None, max_length=1000)
-    all_sources: bool = Field(default=False, alias="all", description="Hold out every source in turn.")
-    calibrate: bool = Field(
+    all_sources: StrictBool = Field(default=False, alias="all", description="Hold out every source in turn.")
+    calibrate: StrictBool = Field(
         default=False,
         description="With all: fit this workspace's confidence calibration on the run and keep it (audited).",
     )
@@ -64,9 +63,9 @@ class HoldoutRunOut(BaseModel):
     total: int = Field(description="Questions to draft, over every held-out source.")
     current: str = Field(description="The source being held out now.")
     started_by: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    created_at: UtcDateTime
+    started_at: UtcDateTime | None
+    finished_at: UtcDateTime | None
     error: str
     attempts: int = Field(description="Times a process took the run (again after one died).")
     calibrate: bool = Field(description="Whether the run keeps the workspace's calibration when done.")

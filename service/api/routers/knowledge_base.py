@@ -15,7 +15,7 @@ from service import audit
 from service.accounts import User
 from service.api.deps import DB, KB, CurrentUser, JobRunner, WorkspaceAdmin, WorkspaceViewer
 from service.api.presenters import entry_out
-from service.api.schemas import EntryOut, IngestResult
+from service.api.schemas import EntryOut, IngestResult, SourceOut
 from service.api.uploads import ProductForm, read_upload, upload_name
 from service.ingest import IngestError
 from service.knowledge_base import KnowledgeBase, Workspace, delete_source, list_entries, list_sources
@@ -104,10 +104,10 @@ def get_entries(
     return [entry_out(e) for e in list_entries(db, ws, limit, offset)]
 
 
-@router.get("/sources")
-def get_sources(ws: WorkspaceViewer, db: DB) -> list[dict[str, object]]:
+@router.get("/sources", response_model=list[SourceOut])
+def get_sources(ws: WorkspaceViewer, db: DB) -> list[SourceOut]:
     return [
-        {"name": s.name, "kind": s.kind, "entries": n, "sheet_date": s.sheet_date, "ingested_at": s.ingested_at}
+        SourceOut(name=s.name, kind=s.kind, entries=n, sheet_date=s.sheet_date, ingested_at=s.ingested_at)
         for s, n in list_sources(db, ws)
     ]
 

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, HTTPException, Path, Query, Response, UploadFile
-from pydantic import Field
+from pydantic import Field, StrictBool
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import DB, KB, MAX_ID, CurrentUser, ItemReviewer, JobRunner, WorkspaceReviewer, WorkspaceViewer
@@ -62,7 +62,7 @@ class WrittenIn(RequestBody):
 class ReviewIn(RequestBody):
     owner: str | None = Field(default=None, max_length=320)
     review_by: date | None = None
-    reviewed: bool = Field(default=False, description="Reviewed today: review-by moves library_review_months on.")
+    reviewed: StrictBool = Field(default=False, description="Reviewed today: review-by moves library_review_months on.")
 
 
 def _out(db: DB, canonical: Any) -> dict[str, Any]:

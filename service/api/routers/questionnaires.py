@@ -22,7 +22,7 @@ from service.api.deps import (
     WorkspaceReviewer,
     WorkspaceViewer,
 )
-from service.api.presenters import item_out, questionnaire_out
+from service.api.presenters import audit_out, item_out, questionnaire_out
 from service.api.schemas import AuditOut, BulkAcceptIn, BulkAcceptOut, ExportSummaryOut, ItemOut, QuestionnaireOut
 from service.api.uploads import ProductForm, read_upload
 from service.export import export_questionnaire
@@ -183,7 +183,4 @@ def export_summary(q: QuestionnaireReviewer, db: DB) -> ExportSummaryOut:
 
 @router.get("/questionnaires/{questionnaire_id}/audit", response_model=list[AuditOut])
 def audit_log(q: QuestionnaireViewer, db: DB) -> list[AuditOut]:
-    return [
-        AuditOut(id=e.id, at=e.at, user=email, action=e.action, item_id=e.item_id, before=e.before, after=e.after)
-        for e, email in audit.for_questionnaire(db, q.id)
-    ]
+    return [audit_out(e, email) for e, email in audit.for_questionnaire(db, q.id)]

@@ -189,6 +189,7 @@ def read_book(file: str, archive: zipfile.ZipFile, limits: Limits) -> Book:
         raise IngestError(file, "not a valid .xlsx workbook (it has no workbook part)")
     rels = _relationships(file, archive, names, workbook, limits)
     sheets: list[SheetInfo] = []
+    titles: dict[str, str] = {}  # casefolded name -> the name as first seen, over every kind of sheet
     epoch = WINDOWS_EPOCH
     for _, name, element in walk(file, archive, workbook, limits.max_cells, {("sheets", "sheet"), ("workbookPr",)}):
         if name == "workbookPr":
@@ -196,6 +197,7 @@ def read_book(file: str, archive: zipfile.ZipFile, limits: Limits) -> Book:
                 epoch = CALENDAR_MAC_1904
             continue
         title = element.get("name") or ""
+        _refuse_duplicate(file, titles, title)
         rel_id = next((v for k, v in element.attrib.items() if k.startswith("{") and local(k) == "id"), "")
         kind, target = rels.get(rel_id, ("", ""))
         if not kind.endswith("/worksheet"):
@@ -208,6 +210,22 @@ def read_book(file: str, archive: zipfile.ZipFile, limits: Limits) -> Book:
     )
     dates, durations = _date_styles(file, archive, _part_of_type(rels, names, "/styles", "xl/styles.xml"), limits)
     return Book(sheets, strings, dates, durations, epoch)
+
+
+def _refuse_duplicate(file: str, titles: dict[str, str], title: str) -> None:
+    """Excel refuses two sheets whose names differ only in case, but a hand-made file can carry them;
+    answers are written back by sheet name, so the second sheet's would land in the first."""
+    key = title.casefold()
+    if key not in titles:
+        titles[key] = title
+        return
+    first, title = titles[key][:80], title[:80]
+    named = f"'{title}'" if first == title else f"'{first}' and '{title}'"
+    raise IngestError(
+        file,
+        f"two sheets are named {named} (Excel compares sheet names ignoring case): their answers could not be "
+        "told apart; rename one of the sheets in Excel",
+    )
 
 
 def _value(element: etree._Element, book: Book) -> object:
