@@ -61,3 +61,46 @@ def test_a_yes_no_ask_followed_by_a_request_for_words_wants_both() -> None:
 )
 def test_a_threat_named_in_a_question_does_not_turn_it_round(question: str, negative: bool) -> None:
     assert analyse(question, "ja").negative is negative
+
+
+@pytest.mark.parametrize(
+    ("question", "negative"),
+    [
+        ("サーバの管理者IDを運用担当者の間で共用していますか。", True),
+        ("お客様の同意なく、データを第三者に提供することはありますか。", True),
+        ("パスワードの長さに下限を設けていない状態ですか。", True),
+        ("重要な設定ファイルを誰でも編集できる状態ですか。", True),
+        # A bad event as the condition of a good practice is not a bad practice.
+        ("個人情報が漏えいした場合、速やかに報告しますか。", False),
+        ("セキュリティ事故が発生した際は契約者へ連絡しますか。", False),
+        ("利用者IDを個人ごとに発行していますか。", False),
+    ],
+)
+def test_japanese_bad_practices_are_read_as_such(question: str, negative: bool) -> None:
+    shape = analyse(question, "ja")
+    assert shape.wants_choice and shape.negative is negative
+
+
+@pytest.mark.parametrize(
+    ("question", "negative"),
+    [
+        ("Are service accounts exempt from MFA?", True),
+        ("Can users choose a password shorter than 8 characters?", True),
+        ("Do you change tenant configuration without notifying customers first?", True),
+        ("Can staff reach production without going through the bastion host or VPN?", True),
+        ("Have you paid a ransom to an attacker?", True),
+        ("Are servers running with unpatched critical vulnerabilities?", True),
+        ("Do you notify customers of breaches without undue delay?", False),
+        ("Do you detect unauthorized access to production?", False),
+        ("Is data encrypted in transit?", False),
+    ],
+)
+def test_english_bad_practices_are_read_as_such(question: str, negative: bool) -> None:
+    shape = analyse(question, "en")
+    assert shape.wants_choice and shape.negative is negative
+
+
+def test_anyone_is_no_question_word() -> None:
+    """Anyone (誰でも) and any time (いつでも) ask no who or when: the question still wants a choice."""
+    assert analyse("ログはいつでも誰でも参照できますか。", "ja").wants_choice
+    assert not analyse("誰が承認しますか。", "ja").wants_choice

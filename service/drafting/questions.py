@@ -24,9 +24,9 @@ _EN_YESNO_START = re.compile(
     r"^\s*(do|does|did|is|are|was|were|has|have|had|can|could|will|would|shall|should|may|must)\b", re.IGNORECASE
 )
 _JA_OPEN = re.compile(
-    r"(どのよう|どの様|どういった|どんな|どちら|どれ|何を|何が|何で|何の|何か所|何年|何日|何時間|何回|何名|何人|何世代|いつ|"
+    r"(どのよう|どの様|どういった|どんな|どちら|どれ|何を|何が|何で|何の|何か所|何年|何日|何時間|何回|何名|何人|何世代|いつ(?!でも|も)|"
     r"何[かヶヵカ]月|何件|何%|何％|何種類|"
-    r"どこ|誰|いくつ|どれくらい|どの程度|頻度を|方法を|内容を|概要を|手順を|体制を|名称を|"
+    r"どこ(?!でも|にも)|誰(?!でも|も)|いくつ|どれくらい|どの程度|頻度を|方法を|内容を|概要を|手順を|体制を|名称を|"
     r"ご記入|記入して|記載して|ご記載|ご説明|説明して|教えて|お聞かせ|ご提示|提示して|挙げて|列挙|具体的に|"
     r"[を旨]記述|記述して|記述のこと|[を旨]記入|[を旨]記載|を明記)"
 )
@@ -41,16 +41,24 @@ _TRAILING_NOTE = re.compile(r"\s*[(（][^()（）]*[)）]\s*$")
 # Negative polarity: the question asks whether a bad practice happens (Yes is the bad answer).
 _EN_NEGATIVE = re.compile(
     r"\b(plain ?text|clear ?text|unencrypted|hard[- ]?coded|shared (?:user |admin |administrator )?accounts?|"
-    r"default passwords?|generic accounts?|without (?:encryption|authentication|mfa|approval|review)|"
+    r"default passwords?|generic accounts?|"
+    r"without (?:\w+ ){0,6}(?:encryption|authenticat\w*|mfa|approval|review|vpn|consent|permission|notice|"
+    r"notif\w*|telling|informing|authori[sz]ation)|"
     r"not (?:encrypted|required|enforced|logged|reviewed)|never|any (?:breach|incident)s?|"
     r"been (?:breached|compromised|fined|sanctioned)|single (?:administrator|person|individual) (?:can|could|to)|"
-    r"disable|bypass|exceptions? to)\b",
+    r"disable|bypass|exceptions? to|exempt(?:ed)? from|shorter than|fewer than \w+ characters|"
+    r"(?:decline|refuse) to|unapproved|unremediated|unpatched|known (?:critical )?(?:vulnerabilit\w+|cves?)|"
+    r"(?:subject to|received|paid|incurred) (?:any )?(?:regulatory )?(?:fines|sanctions|penalties)|"
+    r"paid (?:a )?ransom|beyond (?:those |what is )?(?:required|necessary|needed)|degrad\w+)\b",
     re.IGNORECASE,
 )
 _JA_NEGATIVE = re.compile(
     r"(平文|暗号化(?:されず|せず|されていない|していない)|ハードコード|埋め込|共有アカウント|共用アカウント|"
-    r"アカウントを共有|アカウントの共有|初期パスワードのまま|デフォルトパスワード|していない|していません|されていない|"
-    r"されていません|しない|行わない|ない場合|無効化|回避|例外(?!処理)|漏えいした|漏洩した|事故が発生した|違反)"
+    r"(?:ID|アカウント)[^。、]{0,12}(?:共用|共有)|複数(?:人|名|の担当者|の利用者)で(?:共用|共有)|"
+    r"(?:承諾|同意|許可|許諾|承認)(?:を得)?(?:ず|なく|なし)|(?:下限|上限|制限)(?:が|を)?(?:なく|ない|設けていない|設けず)|"
+    r"誰でも|"
+    r"初期パスワードのまま|デフォルトパスワード|していない|していません|されていない|"
+    r"されていません|しない|行わない|ない場合|無効化|回避|例外(?!処理)|(?:漏えいした|漏洩した|事故が発生した)(?!場合|際|時|とき|ら)|違反)"
 )
 # Negatives that describe a threat rather than ask about a bad practice: "許可されていないアクセス"
 # (unauthorized access), "改ざんされないように" (so that it is not tampered with).
