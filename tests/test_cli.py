@@ -89,6 +89,24 @@ def test_ingest_stats_search_show(runner: CliRunner, tmp_path: Path) -> None:
     assert "1 files, 69 entries" in again.output and "0 updated (0 embedded" in again.output
 
 
+def test_a_workspace_made_by_ingest_is_given_to_the_instance_admins(runner: CliRunner, tmp_path: Path) -> None:
+    sheet = sheet_file(tmp_path)
+    nobody = runner.invoke(app, ["ingest", str(sheet), "-w", "early"])
+    assert nobody.exit_code == 0 and "nobody can open it in the UI yet" in nobody.output, nobody.output
+
+    env = {"KOTAE_NEW_USER_PASSWORD": PASSWORD}
+    assert runner.invoke(app, ["users", "add", "boss@example.com", "--role", "admin"], env=env).exit_code == 0
+    assert runner.invoke(app, ["users", "add", "rev@example.com", "--role", "reviewer"], env=env).exit_code == 0
+    made = runner.invoke(app, ["ingest", str(sheet), "-w", "acme"])
+    assert made.exit_code == 0 and "its admins are boss@example.com" in made.output, made.output
+    again = runner.invoke(app, ["ingest", str(sheet), "-w", "acme"])
+    assert again.exit_code == 0 and "is new" not in again.output
+
+    roles = {u["email"]: u["roles"] for u in json.loads(runner.invoke(app, ["users", "list", "--json"]).stdout)}
+    assert roles["boss@example.com"]["acme"] == "admin"  # the first user is the instance admin
+    assert "acme" not in roles["rev@example.com"]  # others are given a role by someone who decides
+
+
 def test_ingest_reports_missing_files(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(app, ["ingest", str(tmp_path / "nothing-here.xlsx")])
     assert result.exit_code == 1 and "no such file" in result.output

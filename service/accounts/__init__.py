@@ -16,6 +16,7 @@ from service.accounts.errors import (
 from service.accounts.models import ROLES, ApiToken, Membership, User, UserSession
 from service.accounts.passwords import check_password
 from service.accounts.service import (
+    adopt_workspace,
     authenticate,
     change_password,
     create_token,
@@ -55,6 +56,7 @@ __all__ = [
     "UserSession",
     "WorkspaceExists",
     "WrongPassword",
+    "adopt_workspace",
     "authenticate",
     "change_password",
     "check_password",

@@ -25,6 +25,7 @@ from service.knowledge_base.service import get_or_create_workspace
 __all__ = [
     "AccountError",
     "UserNotFound",
+    "adopt_workspace",
     "authenticate",
     "change_password",
     "create_token",
@@ -148,6 +149,25 @@ def create_workspace(session: Session, user: User, name: str, open_creation: boo
     ws = _workspace(session, name)
     assert ws is not None
     return ws
+
+
+def adopt_workspace(session: Session, workspace: str) -> list[str] | None:
+    """Make the instance admins the admins of a workspace nobody belongs to; their emails.
+
+    `kotae ingest -w acme` on the server's machine creates a workspace without members, which no
+    one could then open or manage in the UI. None when the workspace has members already (or does
+    not exist); an empty list when there is no instance admin yet.
+    """
+    ws = _workspace(session, workspace)
+    if ws is None or session.scalar(select(func.count()).where(Membership.workspace_id == ws.id)):
+        return None
+    admins = session.scalars(
+        select(User).where(User.is_instance_admin.is_(True), User.is_active.is_(True)).order_by(User.id)
+    ).all()
+    for user in admins:
+        session.add(Membership(user_id=user.id, workspace_id=ws.id, role="admin"))
+    session.flush()
+    return [user.email for user in admins]
 
 
 def role_in(session: Session, user: User, workspace_id: int) -> str | None:

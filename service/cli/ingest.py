@@ -34,6 +34,26 @@ def describe(exc: IngestError) -> str:
     )
 
 
+def say_who_can_open(workspace: str) -> None:
+    """A workspace this command created belongs to nobody: the instance admins become its admins."""
+    from service.accounts import adopt_workspace
+
+    with db_session() as session:
+        admins = adopt_workspace(session, workspace)
+    if admins is None:
+        return
+    if admins:
+        console.print(
+            f"Workspace '{workspace}' is new: its admins are {', '.join(admins)} (the instance admins). "
+            f"Others: kotae users role EMAIL --role reviewer -w {workspace}"
+        )
+    else:
+        console.print(
+            f"Workspace '{workspace}' is new and nobody can open it in the UI yet: "
+            f"kotae users add EMAIL --role admin -w {workspace}"
+        )
+
+
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders of past answered sheets and policies.")],
     workspace: WorkspaceOpt = None,
@@ -99,5 +119,6 @@ def ingest(
             f"Vector index: {synced.upserted} updated ({synced.embedded} embedded, {synced.cached} from cache), "
             f"{synced.removed} removed."
         )
+        say_who_can_open(ws)
     if failures:
         raise typer.Exit(1)
