@@ -53,6 +53,14 @@ class Settings(BaseSettings):
     # SearchHit.dense_similarity. Chosen by eval/bench_retrieval.py.
     dense_views_ja: list[Literal["e5", "e5_sym", "e5_sym_q", "use"]] = ["e5"]
     dense_views_en: list[Literal["e5", "e5_sym", "e5_sym_q", "use"]] = ["e5_sym", "use"]
+    evidence_view_ja: Literal["e5", "e5_sym", "e5_sym_q", "use"] = Field(
+        default="e5_sym",
+        description="View whose cosine between a Japanese question and its best hit tells whether the knowledge "
+        "base answers it at all: drafts abstain below the calibration's answerable_from (measured per view).",
+    )
+    evidence_view_en: Literal["e5", "e5_sym", "e5_sym_q", "use"] = Field(
+        default="use", description="The same for English questions (multilingual USE reads across languages)."
+    )
     # Equal fused scores: the entry with the higher dense cosine first ("id": by id only).
     rrf_tie_break: Literal["cosine", "id"] = "cosine"
     # BM25 tokens for Japanese: NFKC character bigrams, or those plus fugashi (unidic-lite) words

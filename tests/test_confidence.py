@@ -350,3 +350,62 @@ def test_with_a_calibration_its_own_threshold_decides(seeds: Seeds) -> None:
     refused = compose("No.1", NTP_QUESTION, "ja", hits, 0.0, calibration=calibration(0.0, 0.6))
     assert_abstained(refused)
     assert refused.confidence == 0.5
+
+
+# ---------------------------------------------------------------- whether anything answers at all
+
+
+def gated(answerable_from: float, view: str = "e5_sym") -> Calibration:
+    """Confidence 0.5 whatever the evidence, abstaining below 0.4, and the evidence gate for Japanese."""
+    fitted = calibration(0.0, 0.4)
+    fitted.answerable_from, fitted.evidence_views = {"ja": answerable_from}, {"ja": view}
+    return fitted
+
+
+def with_evidence(entry: Entry, similarity: float | None, view: str | None = "e5_sym") -> SearchHit:
+    found = hit(entry, 0.9, 1, 1)
+    found.evidence_similarity, found.evidence_view = similarity, view
+    return found
+
+
+def test_nothing_close_enough_in_the_evidence_view_abstains_however_likely_right(seeds: Seeds) -> None:
+    close = compose("No.1", NTP_QUESTION, "ja", [with_evidence(seeds.ntp, 0.89)], 0.0, calibration=gated(0.88))
+    assert close.status == DRAFTED and close.signals["evidence_similarity"] == 0.89
+    far = compose("No.1", NTP_QUESTION, "ja", [with_evidence(seeds.ntp, 0.87)], 0.0, calibration=gated(0.88))
+    assert_abstained(far)
+    assert far.confidence == 0.5  # it abstained on closeness, not on the probability of being right
+
+
+def test_the_gate_holds_only_in_the_view_and_language_it_was_measured_in(seeds: Seeds) -> None:
+    other_view = compose(
+        "No.1", NTP_QUESTION, "ja", [with_evidence(seeds.ntp, 0.5, "use")], 0.0, calibration=gated(0.88)
+    )
+    assert other_view.status == DRAFTED  # a USE cosine says nothing against an e5 threshold
+    unmeasured = compose(
+        "No.1", NTP_QUESTION, "ja", [with_evidence(seeds.ntp, None, None)], 0.0, calibration=gated(0.88)
+    )
+    assert unmeasured.status == DRAFTED and "evidence_similarity" not in unmeasured.signals
+    english = compose(
+        "No.1", "Are clocks synchronised?", "en", [with_evidence(seeds.ntp, 0.5)], 0.0, calibration=gated(0.88)
+    )
+    assert english.status == DRAFTED  # no threshold was measured for English questions here
+    unlikely = gated(0.88)
+    unlikely.abstain_below = 0.6  # close enough, but the probability of being right still decides
+    assert_abstained(compose("No.1", NTP_QUESTION, "ja", [with_evidence(seeds.ntp, 0.95)], 0.0, calibration=unlikely))
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "view"),
+    [(NTP_QUESTION, "ja", "e5_sym"), ("Do you keep backups of customer data?", "en", "use")],
+)
+def test_every_hit_carries_its_cosine_in_the_languages_evidence_view(
+    seeded_kb: KnowledgeBase, question: str, language: str, view: str
+) -> None:
+    with session_scope(seeded_kb.settings.resolved_database_url) as session:
+        hits = seeded_kb.search(session, "seeds", question, k=5)
+    assert {h.evidence_view for h in hits} == {view}
+    query = seeded_kb.vectors.views[view].embed_query(question)
+    exact = seeded_kb.vectors.similarities("seeds", query, [h.entry.id for h in hits], view=view)
+    assert [h.evidence_similarity for h in hits] == pytest.approx([exact[h.entry.id] for h in hits], abs=1e-5)
+    # The dense side ranks in other views: the evidence cosine is a reading of its own.
+    assert view not in {v for h in hits for v in h.view_ranks} or language == "en"

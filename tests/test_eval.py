@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from service.db import session_scope
-from service.evaluation import report, run
+from service.drafting import DRAFTED, Draft
+from service.evaluation import heldout, report, run
 from service.evaluation.runner import LABELS, ROOT, EvalResult, Harness, load_cases
 from service.knowledge_base import Entry, Source, get_workspace
 from service.settings import Settings
@@ -122,3 +123,22 @@ def test_seeds_harness_scores_the_library_of_all_sheets(tmp_path: Path) -> None:
         assert 0 < library[key] <= 1, key
     result = EvalResult("seeds", {}, {"ja.hit@1": 0.5}, [], library=library)
     assert "| pairwise_f1 | " in report.markdown(result)
+
+
+def labelled(language: str, answerable: bool, similarity: float, number: int) -> heldout.Outcome:
+    question = {"id": f"{language}-{number}", "language": language, "answerable": answerable, "question": "q"}
+    draft = Draft(f"row {number}", "q", language, None, "", 0.5, DRAFTED, signals={"evidence_similarity": similarity})
+    return heldout.Outcome(question, draft, [], {}, answerable, 0.0)
+
+
+def test_the_evidence_gate_refuses_enough_unanswerable_questions_and_as_few_others_as_it_can() -> None:
+    unanswerable = [0.80, 0.82, 0.84, 0.86, 0.90]
+    answerable = [0.85, 0.88, 0.89, 0.91, 0.93]
+    outcomes = [labelled("ja", False, s, i) for i, s in enumerate(unanswerable)]
+    outcomes += [labelled("ja", True, s, 10 + i) for i, s in enumerate(answerable)]
+    outcomes += [labelled("en", True, 0.5, 20)]  # no unanswerable English question: nothing to measure on
+    thresholds = heldout.answerable_thresholds(outcomes, {"ja": "e5_sym", "en": "use"})
+    # 0.88 refuses 4 of 5 unanswerable (the goal, 80 %) and 1 answerable; 0.86 refuses only 3.
+    assert thresholds == {"ja": 0.88}
+    gated = [s < thresholds["ja"] for s in unanswerable + answerable]
+    assert sum(gated[:5]) / 5 >= heldout.UNANSWERABLE_ABSTAIN_GOAL and sum(gated[5:]) == 1

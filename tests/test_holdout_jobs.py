@@ -28,6 +28,7 @@ from sqlalchemy import select
 
 from service.audit import AuditEvent
 from service.db import session_scope
+from service.drafting.calibration import shipped
 from service.drafting.calibration_store import WorkspaceCalibration, calibration_for
 from service.evaluation import HoldoutRecord, start_run
 from service.jobs import queue
@@ -203,6 +204,8 @@ def test_a_run_started_with_calibrate_keeps_the_workspace_calibration(env: Env) 
     with session_scope(env.client.app.state.settings.resolved_database_url) as session:
         calibration, source = calibration_for(session, "acme", 10)
         assert calibration is not None and calibration.samples == row.samples
+        # A history holds no unanswerable questions: whether anything answers at all is judged as shipped.
+        assert calibration.answerable_from == shipped().answerable_from != {}
         assert source == f"workspace 'acme' ({row.samples} drafts, {today})"
         events = session.scalars(select(AuditEvent).where(AuditEvent.action == "calibration.stored")).all()
         admin = next(e.user_id for e in session.scalars(select(AuditEvent)) if e.action == "holdout.start")

@@ -134,7 +134,9 @@ def heldout_command(
     reporting = [o for o in outcomes if o.question["split"] == "report"]
     calibration = shipped()
     if fit:
-        calibration = heldout.calibrate(fitting, "eval/heldout fit split")
+        settings = get_settings()
+        views = {"ja": settings.evidence_view_ja, "en": settings.evidence_view_en}
+        calibration = heldout.calibrate(fitting, "eval/heldout fit split", views)
         save_calibration(calibration, CALIBRATION_PATH)
         console.print(f"Calibration fitted on {len(fitting)} drafts, saved to {CALIBRATION_PATH}")
     result = heldout.report(reporting, calibration)

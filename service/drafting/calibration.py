@@ -54,10 +54,31 @@ class Calibration:
     bulk_accept_from: float  # the band measured right at least `bulk_accept_precision` of the time
     bulk_accept_precision: float = 0.9
     scale: list[float] = field(default_factory=list)  # feature scaling used in fitting (kept for reading)
+    # Whether the knowledge base answers a question at all is a different question from whether a
+    # draft is right: per language, the cosine of the question and its best hit in the evidence view
+    # (`evidence_views`, settings `evidence_view_ja|en`) below which a draft says "no evidence".
+    answerable_from: dict[str, float] = field(default_factory=dict)
+    evidence_views: dict[str, str] = field(default_factory=dict)
 
     def probability(self, values: Mapping[str, float]) -> float:
         z = sum(w * float(values.get(name, 0.0)) for name, w in zip(self.features, self.weights, strict=True))
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def abstains(
+        self, confidence: float, signals: Mapping[str, float], language: str, evidence_view: str | None = None
+    ) -> bool:
+        """No evidence: nothing in the knowledge base comes close enough to the question, or what
+        does is unlikely to answer it right. The closeness threshold holds only for the view it was
+        measured in (`evidence_view`: the one the drafting searched with; None: as recorded)."""
+        if confidence < self.abstain_below:
+            return True
+        threshold = self.answerable_from.get(language)
+        similarity = signals.get("evidence_similarity")
+        if threshold is None or similarity is None:
+            return False
+        if evidence_view is not None and self.evidence_views.get(language) != evidence_view:
+            return False
+        return similarity < threshold
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -52,9 +52,13 @@ def workspace_calibration(session: Session, workspace: str) -> Calibration | Non
 def calibration_for(session: Session, workspace: str, min_samples: int) -> tuple[Calibration | None, str]:
     """(calibration, where it came from): the workspace's own when it rests on enough drafts."""
     own = workspace_calibration(session, workspace)
-    if own is not None and own.samples >= min_samples:
-        return own, f"workspace '{workspace}' ({own.samples} drafts, {own.fitted_at})"
     fallback = shipped()
+    if own is not None and own.samples >= min_samples:
+        if not own.answerable_from and fallback is not None:
+            # A workspace's history holds no unanswerable questions: whether its knowledge base
+            # answers one at all is judged as Kotae's held-out set measured it.
+            own.answerable_from, own.evidence_views = dict(fallback.answerable_from), dict(fallback.evidence_views)
+        return own, f"workspace '{workspace}' ({own.samples} drafts, {own.fitted_at})"
     reason = f"; the workspace's own rests on {own.samples} < {min_samples} drafts" if own is not None else ""
     if fallback is None:
         return None, f"uncalibrated signals{reason}"

@@ -33,6 +33,9 @@ class Signals:
     question_overlap: float = 0.0  # content bigrams shared with the best hit's own question (same language)
     dense_top: float = 0.0  # 1 when the dense retriever ranks the best hit first
     cross_language: float = 0.0  # 1 when the best hit is written in the other language
+    # Cosine of the question and the best hit in the language's evidence view (None when the index
+    # keeps no such view): what tells an answerable question from one nothing answers.
+    evidence_similarity: float | None = None
 
 
 def key_terms(text: str) -> set[str]:
@@ -93,4 +96,5 @@ def score(question: str, language: str, hits: list[SearchHit]) -> Signals:
         question_overlap=round(overlap, 4),
         dense_top=1.0 if top.dense_rank == 1 else 0.0,
         cross_language=cross,
+        evidence_similarity=None if top.evidence_similarity is None else round(top.evidence_similarity, 4),
     )

@@ -141,7 +141,7 @@ def compose(
     """
     shape = analyse(question, language)
     signals = evidence.score(question, language, hits)
-    signal_map = {k: v for k, v in vars(signals).items() if k != "confidence"}
+    signal_map = {k: v for k, v in vars(signals).items() if k != "confidence" and v is not None}
     signal_map["heuristic"] = signals.confidence
     flags: list[str] = [INJECTION] if shape.injection else []
     cutoff = calibration.abstain_below if calibration else threshold
@@ -198,7 +198,10 @@ def compose(
     if shape.injection:
         # Words that match the knowledge base must not make an instruction look answerable.
         confidence = min(confidence, cutoff * 0.9)
-    if confidence < cutoff:
+    abstains = confidence < cutoff
+    if calibration:
+        abstains = calibration.abstains(confidence, signal_map, language, top.evidence_view)
+    if abstains:
         return no_evidence(
             ref, question, language, round(confidence, 4), drafter, signal_map, [INJECTION] if shape.injection else []
         )

@@ -51,8 +51,13 @@ def _use_model(settings: Settings) -> KotaeEmbeddings:
 
 
 def configured_view_names(settings: Settings) -> list[str]:
-    """Every view some query language searches: the ones the index keeps, in a stable order."""
-    return list(dict.fromkeys([*settings.dense_views_ja, *settings.dense_views_en]))
+    """Every view some query language searches or reads its evidence cosine from: the ones the index
+    keeps, in a stable order."""
+    return list(
+        dict.fromkeys(
+            [*settings.dense_views_ja, *settings.dense_views_en, settings.evidence_view_ja, settings.evidence_view_en]
+        )
+    )
 
 
 def get_views(

@@ -108,13 +108,46 @@ def draft_all(settings: Settings, seeds: Path = SEEDS) -> list[Outcome]:
     return outcomes
 
 
-def choose_threshold(probabilities: list[float], outcomes: list[Outcome]) -> float:
-    """The abstain threshold that meets the goals on these outcomes, refusing as little as it can."""
+def answerable_thresholds(outcomes: list[Outcome], views: dict[str, str]) -> dict[str, float]:
+    """Per language, the evidence cosine below which a question is taken to have no answer.
+
+    Chosen to refuse the goal's share of unanswerable questions while refusing as few answerable
+    ones as it can; where no threshold refuses enough, the one that does best on both.
+    """
+    thresholds: dict[str, float] = {}
+    for language in views:
+        rows = [
+            (o.draft.signals["evidence_similarity"], o.question["answerable"])
+            for o in outcomes
+            if o.question["language"] == language and "evidence_similarity" in o.draft.signals
+        ]
+        unanswerable = [s for s, answerable in rows if not answerable]
+        answerable = [s for s, answerable in rows if answerable]
+        if not unanswerable or not answerable:
+            continue
+        best, best_score = None, -1.0
+        for t in sorted({s for s, _ in rows}):
+            refused = sum(s < t for s in unanswerable) / len(unanswerable)
+            falsely = sum(s < t for s in answerable) / len(answerable)
+            score = 2.0 - falsely if refused >= UNANSWERABLE_ABSTAIN_GOAL else refused - falsely
+            if score > best_score + 1e-9:
+                best, best_score = t, score
+        if best is not None:
+            thresholds[language] = round(best, 4)
+    return thresholds
+
+
+def choose_threshold(probabilities: list[float], outcomes: list[Outcome], gated: list[bool] | None = None) -> float:
+    """The abstain threshold that meets the goals on these outcomes, refusing as little as it can.
+
+    `gated`: outcomes that abstain anyway (nothing close enough to the question)."""
+    gated = gated or [False] * len(outcomes)
     best, best_score = 0.5, -1.0
     for step in range(2, 90):
         t = step / 100
-        unanswerable = [p < t for p, o in zip(probabilities, outcomes, strict=True) if not o.question["answerable"]]
-        answerable = [p < t for p, o in zip(probabilities, outcomes, strict=True) if o.question["answerable"]]
+        refusing = [p < t or g for p, g in zip(probabilities, gated, strict=True)]
+        unanswerable = [r for r, o in zip(refusing, outcomes, strict=True) if not o.question["answerable"]]
+        answerable = [r for r, o in zip(refusing, outcomes, strict=True) if o.question["answerable"]]
         refused = sum(unanswerable) / len(unanswerable) if unanswerable else 1.0
         falsely = sum(answerable) / len(answerable) if answerable else 0.0
         meets = refused >= UNANSWERABLE_ABSTAIN_GOAL and falsely <= FALSE_ABSTENTION_LIMIT
@@ -124,8 +157,10 @@ def choose_threshold(probabilities: list[float], outcomes: list[Outcome]) -> flo
     return best
 
 
-def calibrate(outcomes: list[Outcome], fitted_on: str) -> Calibration:
-    """Fit the calibration and its thresholds on these outcomes (the fit split)."""
+def calibrate(outcomes: list[Outcome], fitted_on: str, evidence_views: dict[str, str]) -> Calibration:
+    """Fit the calibration and its thresholds on these outcomes (the fit split).
+
+    `evidence_views`: per language, the view the outcomes' evidence cosines were measured in."""
     rows = [(o.features, o.right) for o in outcomes]
     weights = fit(rows)
     from service.drafting.calibration import FEATURES
@@ -140,12 +175,15 @@ def calibrate(outcomes: list[Outcome], fitted_on: str) -> Calibration:
         bulk_accept_from=1.0,
         bulk_accept_precision=BULK_ACCEPT_PRECISION,
     )
+    calibration.answerable_from = answerable_thresholds(outcomes, evidence_views)
+    calibration.evidence_views = {k: v for k, v in evidence_views.items() if k in calibration.answerable_from}
     probabilities = [calibration.probability(o.features) for o in outcomes]
-    calibration.abstain_below = choose_threshold(probabilities, outcomes)
+    gated = [calibration.abstains(1.0, o.draft.signals, o.question["language"]) for o in outcomes]
+    calibration.abstain_below = choose_threshold(probabilities, outcomes, gated)
     drafted = [
         (p, o.right)
         for p, o in zip(probabilities, outcomes, strict=True)
-        if p >= calibration.abstain_below and not o.draft.flags
+        if not calibration.abstains(p, o.draft.signals, o.question["language"]) and not o.draft.flags
     ]
     calibration.bulk_accept_from = max(
         BULK_ACCEPT_FLOOR, band_from([p for p, _ in drafted], [r for _, r in drafted], BULK_ACCEPT_PRECISION)
@@ -173,13 +211,19 @@ def report(outcomes: list[Outcome], calibration: Calibration | None) -> dict[str
             metrics[f"{language}.mrr"] = round(statistics.mean(1 / r if r else 0.0 for r in ranks), 4)
     answerable = [(p, o) for p, o in zip(probabilities, outcomes, strict=True) if o.question["answerable"]]
     unanswerable = [(p, o) for p, o in zip(probabilities, outcomes, strict=True) if not o.question["answerable"]]
-    abstained = [(p, o) for p, o in zip(probabilities, outcomes, strict=True) if p < cutoff]
-    metrics["abstention.recall"] = round(sum(p < cutoff for p, _ in unanswerable) / max(1, len(unanswerable)), 4)
+
+    def refuses(p: float, o: Outcome) -> bool:
+        if calibration:
+            return calibration.abstains(p, o.draft.signals, o.question["language"])
+        return p < cutoff
+
+    abstained = [(p, o) for p, o in zip(probabilities, outcomes, strict=True) if refuses(p, o)]
+    metrics["abstention.recall"] = round(sum(refuses(p, o) for p, o in unanswerable) / max(1, len(unanswerable)), 4)
     metrics["abstention.precision"] = round(
         sum(not o.question["answerable"] for _, o in abstained) / max(1, len(abstained)), 4
     )
-    metrics["abstention.false_rate"] = round(sum(p < cutoff for p, _ in answerable) / max(1, len(answerable)), 4)
-    drafted = [(p, o) for p, o in zip(probabilities, outcomes, strict=True) if p >= cutoff]
+    metrics["abstention.false_rate"] = round(sum(refuses(p, o) for p, o in answerable) / max(1, len(answerable)), 4)
+    drafted = [(p, o) for p, o in zip(probabilities, outcomes, strict=True) if not refuses(p, o)]
     metrics["drafted.right"] = round(sum(o.right for _, o in drafted) / max(1, len(drafted)), 4)
     high = [(p, o) for p, o in drafted if p >= 0.8]
     metrics["confidence>=0.8.count"] = len(high)
@@ -202,7 +246,7 @@ def report(outcomes: list[Outcome], calibration: Calibration | None) -> dict[str
             {
                 "id": o.question["id"],
                 "confidence": round(p, 4),
-                "abstained": p < cutoff,
+                "abstained": refuses(p, o),
                 "right": o.right,
                 "choice": o.draft.choice,
                 "expected_choice": o.question.get("expected_choice"),

@@ -226,7 +226,8 @@ def hold_out(
     """Draft `rows` from the workspace with `hidden` entries out of sight; compare with the real answers.
 
     Drafted without abstaining (threshold 0, the calibration applied after), so each row's
-    confidence and features are known; a draft below the active abstain threshold counts as an abstention.
+    confidence and features are known; a draft the active calibration refuses (below its threshold,
+    or nothing close enough to the question) counts as an abstention.
     """
     view = kb.excluding(hidden).with_settings(kb.settings.model_copy(update={"abstain_threshold": 0.0}))
     drafter = OfflineDrafter(view)
@@ -246,7 +247,8 @@ def hold_out(
         agrees, chrf, cosine = _agreement(kb, _compared_text(draft, hits), row.answer)
         drafted_choice = normalize_choice(draft.choice) if draft.choice else None
         choice_agrees = drafted_choice == row.choice if drafted_choice and row.choice else None
-        abstained = confidence < cutoff or draft.status == NO_EVIDENCE
+        refused = calibration.abstains(confidence, draft.signals, row.language) if calibration else confidence < cutoff
+        abstained = refused or draft.status == NO_EVIDENCE
         draft.confidence = round(confidence, 4)
         draft.confidence_source = source_note
         if abstained:

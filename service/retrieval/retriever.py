@@ -40,6 +40,10 @@ class SearchHit:
     lexical_rank: int | None
     view_ranks: dict[str, int] = field(default_factory=dict)  # rank per view that ranked the entry
     view_similarities: dict[str, float] = field(default_factory=dict)  # cosine per view that ranked it
+    # Cosine in the query language's evidence view (settings `evidence_view_ja|en`), exact for every
+    # hit: how close the knowledge base comes to the question at all; drafting abstains on it.
+    evidence_similarity: float | None = None
+    evidence_view: str | None = None  # the view it was measured in
 
 
 class Retriever:
@@ -148,7 +152,29 @@ class Retriever:
             fused = [(i, s) for i, s in fused if i in entries and product_matches(entries[i].product, product)]
         fused = _newest_first_for_same_question(fused, entries)
         chosen = [(entries[i], s) for i, s in fused if i in entries][:k]  # vectors of deleted entries are skipped
-        return self._hits(workspace, chosen, rankings, primary, lexical_rank, lexical_scores)
+        hits = self._hits(workspace, chosen, rankings, primary, lexical_rank, lexical_scores)
+        view, evidence = self._evidence_similarities(workspace, language, text, rankings, [h.entry.id for h in hits])
+        for hit in hits:
+            hit.evidence_similarity = evidence.get(hit.entry.id)
+            hit.evidence_view = view if hit.evidence_similarity is not None else None
+        return hits
+
+    def _evidence_similarities(
+        self, workspace: str, language: str, text: str, rankings: list[DenseRanking], ids: list[str]
+    ) -> tuple[str, dict[str, float]]:
+        name = self._settings.evidence_view_ja if language == "ja" else self._settings.evidence_view_en
+        view = self._vectors.views.get(name)
+        if view is None or not ids:
+            return name, {}
+        # A view of a model already queried (e5_sym after e5) reuses that query vector.
+        searched = {r.view: r.query for r in rankings}
+        query = next(
+            (q for other, q in searched.items() if self._vectors.views[other].model is view.model),
+            None,
+        )
+        if query is None:
+            query = view.embed_query(text)
+        return name, self._vectors.similarities(workspace, query, ids, view=name)
 
     def _hits(
         self,
