@@ -11,7 +11,7 @@ import types
 import typing
 import zipfile
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -320,3 +320,12 @@ def test_me_says_whether_the_user_is_an_instance_admin(env: Env) -> None:
     # admin@acme.test was the first user created: an instance admin; the others are not.
     assert env.client.get("/api/me", headers=env.as_("admin")).json()["is_instance_admin"] is True
     assert env.client.get("/api/me", headers=env.as_("rev")).json()["is_instance_admin"] is False
+
+
+def test_pages_print_times_in_utc_whatever_zone_the_database_returns() -> None:
+    from service.web.pages import templates
+
+    utc = templates.env.filters["utc"]
+    tokyo = timezone(timedelta(hours=9))
+    assert utc(datetime(2026, 12, 7, 18, 30, tzinfo=tokyo)) == "2026-12-07 09:30"  # PostgreSQL in Asia/Tokyo
+    assert utc(datetime(2026, 12, 7, 9, 30)) == "2026-12-07 09:30"  # SQLite: stored UTC, returned without a zone

@@ -10,10 +10,13 @@ from fastapi.templating import Jinja2Templates
 from service.accounts import has_role, role_in, workspaces_of
 from service.accounts.models import User
 from service.api.deps import DB, questionnaire_for, session_user
+from service.api.schemas import as_utc
 from service.knowledge_base import Workspace
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+# Pages print times as UTC: PostgreSQL hands them back in the session's zone, SQLite without one.
+templates.env.filters["utc"] = lambda moment: as_utc(moment).strftime("%Y-%m-%d %H:%M")
 static_files = StaticFiles(directory=str(HERE / "static"))
 router = APIRouter(include_in_schema=False)
 
