@@ -84,7 +84,11 @@ class Settings(BaseSettings):
     )
     # Drafts whose evidence confidence falls below this say "no evidence" instead of answering;
     # chosen by `kotae eval seeds --tune` (best balance of answered-right and refused-unanswerable).
-    abstain_threshold: float = 0.30
+    abstain_threshold: float = Field(
+        default=0.30,
+        description="Without a calibration (KOTAE_CALIBRATION=off, or none shipped): drafts whose hand-set "
+        "confidence is below this say no evidence. With one, its own thresholds decide.",
+    )
     # Evidence from a sheet older than this is flagged stale_evidence on the drafts that cite it.
     stale_evidence_months: int = 18
     calibration: Literal["auto", "off"] = Field(

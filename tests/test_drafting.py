@@ -200,3 +200,13 @@ def test_cli_draft_writes_filled_file_and_json(tmp_path: Path, monkeypatch: pyte
     assert ws["E7"].value == "サービス利用終了時、サービス内に登録されていたデータは削除されます。"  # 000 No.44
     bad = runner.invoke(app, ["draft", str(source), "-o", str(tmp_path / "filled.csv")])
     assert bad.exit_code == 2
+
+
+def test_a_policy_sentence_that_says_the_asked_thing_is_not_done_reads_as_no() -> None:
+    from service.drafting.choices import prose_choice
+    from service.drafting.evidence import content_bigrams
+
+    passage = "本サービスの開発は、外部の会社に委託せずに、社内の開発メンバーのみで行います。運用は24時間体制です。"
+    assert prose_choice("開発業務を外部に委託していますか。", passage, content_bigrams) == "no"
+    # The same sentence says nothing against what it does do.
+    assert prose_choice("開発は社内の開発メンバーが行っていますか。", passage, content_bigrams) == "yes"

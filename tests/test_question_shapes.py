@@ -104,3 +104,28 @@ def test_anyone_is_no_question_word() -> None:
     """Anyone (誰でも) and any time (いつでも) ask no who or when: the question still wants a choice."""
     assert analyse("ログはいつでも誰でも参照できますか。", "ja").wants_choice
     assert not analyse("誰が承認しますか。", "ja").wants_choice
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        ("多要素認証の対象外となっている管理者アカウントはありますか。", "ja"),
+        ("パスワード変更の適用外とされている利用者はいますか。", "ja"),
+        ("Is there no backup of customer data?", "en"),
+    ],
+)
+def test_exemptions_and_absences_are_bad_practices(question: str, language: str) -> None:
+    shape = analyse(question, language)
+    assert shape.wants_choice and shape.negative
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["障害発生時、どのくらいの時間で利用者に通知されますか。", "データセンターはどの地域にありますか。"],
+)
+def test_which_and_how_long_ask_for_words(question: str) -> None:
+    assert not analyse(question, "ja").wants_choice
+
+
+def test_any_with_mo_is_no_question_word() -> None:
+    assert analyse("どの端末からでもアクセスできますか。", "ja").wants_choice

@@ -4,6 +4,7 @@ and a customer's copy that names no past sheet."""
 
 from __future__ import annotations
 
+import csv
 import io
 
 import openpyxl
@@ -164,3 +165,52 @@ def test_a_described_measure_answers_yes_flagged_as_inferred(seeded_kb: Knowledg
 )
 def test_only_a_plainly_described_measure_implies_yes(answer: str, implied: str | None) -> None:
     assert implied_choice(answer) == implied
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".csv"])
+def test_a_sheet_asking_only_for_a_choice_gets_the_words_in_its_remarks_column(
+    seeded_kb: KnowledgeBase, suffix: str
+) -> None:
+    rows = [["番号", "質問", "回答(はい/いいえ)", "備考"], ["1", "サーバーの時刻はNTP等で同期されていますか。", "", ""]]
+    if suffix == ".csv":
+        data = "\n".join(",".join(r) for r in rows).encode("utf-8")
+    else:
+        wb = openpyxl.Workbook()
+        for r in rows:
+            wb.active.append(r)
+        out = io.BytesIO()
+        wb.save(out)
+        data = out.getvalue()
+    questionnaire = read_questionnaire(f"check{suffix}", data)
+    (item,) = questionnaire.items
+    assert item.answer_cell is None and (item.choice_cell.column, item.notes_cell.column) == (2, 3)
+    with session_scope(seeded_kb.settings.resolved_database_url) as session:
+        (draft,) = draft_requests(
+            session, get_drafter(seeded_kb), "seeds", [Request("1", item.question, item.language, None)]
+        )
+    assert draft.choice == "はい" and draft.answer
+    filled = fill(questionnaire, [draft])
+    if suffix == ".csv":
+        written = list(csv.reader(io.StringIO(filled.decode("utf-8-sig"))))[1]
+        choice, remarks = written[2], written[3]
+    else:
+        sheet = openpyxl.load_workbook(io.BytesIO(filled)).active
+        choice, remarks = sheet["C2"].value, sheet["D2"].value
+    assert choice == "はい"
+    assert remarks == draft.answer  # the words, not "はい。…": the choice has its own column
+
+
+@pytest.mark.parametrize(
+    ("question", "conflicting"),
+    [
+        ("Is customer data encrypted at rest?", True),  # asked in English, told in Japanese
+        ("保存データは暗号化されていますか。", True),
+        ("Do you back up customer data?", False),  # neither text speaks of it
+    ],
+)
+def test_opposite_facts_are_found_across_languages(question: str, conflicting: bool) -> None:
+    from service.drafting.flags import opposite_facts
+
+    texts = ["お客様データは暗号化して保存しています。", "一部のデータは暗号化されずにサーバに保管されます。"]
+    assert opposite_facts(question, texts) is conflicting
+    assert not opposite_facts(question, texts[:1])

@@ -107,7 +107,17 @@ def prose_choice(question: str, passage: str, bigrams: Callable[[str], set[str]]
         overlap = len(wanted & words)
         if overlap > best_overlap:
             best, best_overlap = sentence, overlap
-    return evidence_choice(None, best) if best_overlap >= 2 or (best_overlap and len(wanted) <= 2) else None
+    if not (best_overlap >= 2 or (best_overlap and len(wanted) <= 2)):
+        return None
+    # "開発は外部の会社に委託せずに、社内で行います": the sentence ends positive about something
+    # else; what the question asks (委託) is what it says is not done.
+    if any(bigrams(done) & wanted for done in _JA_WITHOUT.findall(best)):
+        return NO
+    return evidence_choice(None, best)
+
+
+# "Xせずに", "Xすることなく", "Xしないで": X is not done (whatever the sentence goes on to say).
+_JA_WITHOUT = re.compile(r"([\u3400-\u9fff\u30a0-\u30ff]{2,})(?:をせず|はせず|せず|することなく|しないで|されず)")
 
 
 def label(choice: str | None, language: str) -> str | None:

@@ -111,9 +111,23 @@ def stated_facts(text: str) -> set[str]:
     return found
 
 
+# The same fact in the other language: an English question over Japanese evidence asks about 暗号化.
+_SAME_FACT = {
+    "encrypt": ("暗号化",),
+    "delete": ("削除", "消去"),
+    "monitor": ("監視",),
+    "store": ("保存", "保管"),
+    "retain": ("保管", "保存"),
+    "log": ("記録",),
+}
+_SAME_FACT_JA = {ja: en for en, words in _SAME_FACT.items() for ja in words}
+
+
 def opposite_facts(question: str, texts: Sequence[str]) -> bool:
     """One piece of evidence states what another denies, about a verb the question asks about."""
     asked = {v for v in _FACT_VERBS if v in _norm(question)}
+    translated = {ja for v in asked for ja in _SAME_FACT.get(v, ())}
+    asked |= translated | {_SAME_FACT_JA[v] for v in asked if v in _SAME_FACT_JA}
     if not asked:
         return False
     stated = [stated_facts(t) & asked for t in texts]

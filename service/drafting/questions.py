@@ -24,7 +24,7 @@ _EN_YESNO_START = re.compile(
     r"^\s*(do|does|did|is|are|was|were|has|have|had|can|could|will|would|shall|should|may|must)\b", re.IGNORECASE
 )
 _JA_OPEN = re.compile(
-    r"(どのよう|どの様|どういった|どんな|どちら|どれ|何を|何が|何で|何の|何か所|何年|何日|何時間|何回|何名|何人|何世代|いつ(?!でも|も)|"
+    r"(どのよう|どの様|どの(?![^、。]{0,8}(?:でも|にも))|どういった|どんな|どちら|どれ|何を|何が|何で|何の|何か所|何年|何日|何時間|何回|何名|何人|何世代|いつ(?!でも|も)|"
     r"何[かヶヵカ]月|何件|何%|何％|何種類|"
     r"どこ(?!でも|にも)|誰(?!でも|も)|いくつ|どれくらい|どの程度|頻度を|方法を|内容を|概要を|手順を|体制を|名称を|"
     r"ご記入|記入して|記載して|ご記載|ご説明|説明して|教えて|お聞かせ|ご提示|提示して|挙げて|列挙|具体的に|"
@@ -49,14 +49,15 @@ _EN_NEGATIVE = re.compile(
     r"disable|bypass|exceptions? to|exempt(?:ed)? from|shorter than|fewer than \w+ characters|"
     r"(?:decline|refuse) to|unapproved|unremediated|unpatched|known (?:critical )?(?:vulnerabilit\w+|cves?)|"
     r"(?:subject to|received|paid|incurred) (?:any )?(?:regulatory )?(?:fines|sanctions|penalties)|"
-    r"paid (?:a )?ransom|beyond (?:those |what is )?(?:required|necessary|needed)|degrad\w+)\b",
+    r"paid (?:a )?ransom|beyond (?:those |what is )?(?:required|necessary|needed)|degrad\w+|"
+    r"(?:is|are) there no)\b",
     re.IGNORECASE,
 )
 _JA_NEGATIVE = re.compile(
     r"(平文|暗号化(?:されず|せず|されていない|していない)|ハードコード|埋め込|共有アカウント|共用アカウント|"
     r"(?:ID|アカウント)[^。、]{0,12}(?:共用|共有)|複数(?:人|名|の担当者|の利用者)で(?:共用|共有)|"
     r"(?:承諾|同意|許可|許諾|承認)(?:を得)?(?:ず|なく|なし)|(?:下限|上限|制限)(?:が|を)?(?:なく|ない|設けていない|設けず)|"
-    r"誰でも|"
+    r"誰でも|(?:対象|適用)外|免除|"
     r"初期パスワードのまま|デフォルトパスワード|していない|していません|されていない|"
     r"されていません|しない|行わない|ない場合|無効化|回避|例外(?!処理)|(?:漏えいした|漏洩した|事故が発生した)(?!場合|際|時|とき|ら)|違反)"
 )

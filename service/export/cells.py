@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from service.drafting import NO_EVIDENCE, Draft
+from service.ingest import CellRef, ParsedItem
 
 # Values a spreadsheet would run as a formula (= + - @), and the control characters it also treats so.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -19,6 +20,14 @@ _NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 class ExportError(ValueError):
     pass
+
+
+def text_cell(item: ParsedItem) -> CellRef | None:
+    """Where the answer's words go: the answer column, or, in a sheet that asks only for はい/いいえ
+    beside a remarks column (回答(はい/いいえ) | 備考), the remarks, where a vendor explains."""
+    if item.answer_cell is not None:
+        return item.answer_cell
+    return item.notes_cell if item.choice_cell is not None else None
 
 
 def answer_text(draft: Draft, separate_choice: bool) -> str:

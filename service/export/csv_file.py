@@ -8,7 +8,7 @@ import logging
 from collections.abc import Sequence
 
 from service.drafting import Draft
-from service.export.cells import answer_text, safe_csv_value, sources_text
+from service.export.cells import answer_text, safe_csv_value, sources_text, text_cell
 from service.ingest import Limits, ParsedItem
 from service.ingest.parsers.csv_file import read_csv_records
 from service.questionnaires import QuestionnaireFile
@@ -51,12 +51,13 @@ def filled_records(
     for item, draft in pairs:
         if item.choice_cell is not None and draft.choice:
             put(item.choice_cell.row, item.choice_cell.column, draft.choice)
-        if item.answer_cell is None:
+        target = text_cell(item)
+        if target is None:
             continue
         text = answer_text(draft, item.choice_cell is not None)
         if text:
-            put(item.answer_cell.row, item.answer_cell.column, text)
-        if cite and item.notes_cell is not None:
+            put(target.row, target.column, text)
+        if cite and item.notes_cell is not None and item.notes_cell != target:
             put(item.notes_cell.row, item.notes_cell.column, sources_text(draft))
     return records, encoding, delimiter
 

@@ -15,7 +15,7 @@ from openpyxl.styles import PatternFill
 from openpyxl.utils import get_column_letter
 
 from service.drafting import NO_EVIDENCE, Draft
-from service.export.cells import answer_text, set_text, sources_text, strip_control
+from service.export.cells import answer_text, set_text, sources_text, strip_control, text_cell
 from service.ingest import ParsedItem
 from service.questionnaires import QuestionnaireFile
 
@@ -58,9 +58,10 @@ def fill_xlsx(
             choice_cell = _anchor(ws, item.choice_cell.row, item.choice_cell.column + 1)
             if choice_cell.value in (None, ""):
                 set_text(choice_cell, draft.choice)  # the choice word alone
-        if item.answer_cell is None:
+        target = text_cell(item)
+        if target is None:
             continue
-        cell = _anchor(ws, item.answer_cell.row, item.answer_cell.column + 1)
+        cell = _anchor(ws, target.row, target.column + 1)
         if cell.value not in (None, ""):
             continue  # the customer's own text stays
         text = answer_text(draft, separate_choice=item.choice_cell is not None)
@@ -72,7 +73,7 @@ def fill_xlsx(
                 cell.fill = _NO_EVIDENCE_FILL
             elif draft.confidence < LOW_CONFIDENCE or draft.flags:
                 cell.fill = _LOW_FILL
-        if cite and item.notes_cell is not None:
+        if cite and item.notes_cell is not None and item.notes_cell != target:
             notes = _anchor(ws, item.notes_cell.row, item.notes_cell.column + 1)
             if notes.value in (None, ""):
                 set_text(notes, sources_text(draft))
