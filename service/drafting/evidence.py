@@ -1,10 +1,12 @@
 """How strongly the retrieved entries support a question: the signals behind confidence and abstention.
 
-e5 cosine alone cannot tell answerable from unanswerable questions (measured on the seeds: an
-unanswerable question's best match scores about as high as an answerable one's). What separates
-them is agreement between the two retrievers, a clearly high cosine, and whether the key terms
-of the question (SOC2, FedRAMP, 27001 ...) appear in the evidence at all. The constants here are
-first calibrations on hand-made questions; the eval issue tunes them on labelled sheets.
+The ranking cosine (asymmetric e5 for Japanese questions) tells answerable from unanswerable
+questions poorly: an unanswerable question's best match scores about as high as an answerable
+one's. What separates them is agreement between the two retrievers, how much of the question the
+evidence covers, whether its key terms (SOC2, FedRAMP, 27001 ...) appear at all, and above all
+the cosine in the language's evidence view (symmetric e5 for Japanese, USE for English; measured
+on the held-out fit split), which the calibration's abstention reads. The blend's constants here
+are first calibrations on hand-made questions; the fitted calibration replaces the blend.
 """
 
 from __future__ import annotations
