@@ -3,6 +3,8 @@ terms they name join their lexical query (service/retrieval/glossary.py)."""
 
 from __future__ import annotations
 
+import pytest
+
 from service.db import session_scope
 from service.knowledge_base import KnowledgeBase
 from service.retrieval.glossary import bilingual_lexical_query
@@ -28,3 +30,10 @@ def test_an_english_question_ranks_japanese_rows_by_bm25_with_the_glossary(seede
     assert on.settings.lexical_weight_en > 0
     assert _lexically_ranked_japanese(on, question)
     assert not _lexically_ranked_japanese(off, question)
+
+
+@pytest.mark.parametrize(
+    "question", ["Are you certified to ISO 27001?", "ISO/IEC 27001 certified?", "Do you hold ISMS?"]
+)
+def test_iso_27001_is_named_with_or_without_iec(question: str) -> None:
+    assert "ISMS" in bilingual_lexical_query(question).split()
