@@ -82,6 +82,7 @@ def test_ingest_stats_search_show(runner: CliRunner, tmp_path: Path) -> None:
 
     shown = runner.invoke(app, ["kb", "show", "6-8"])
     assert shown.exit_code == 0 and "004_" in shown.output
+    assert "score" not in shown.output  # not a search: no rank or score columns left empty
 
     again = runner.invoke(app, ["ingest", str(seed("004"))])
     assert again.exit_code == 0, again.output

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 import openpyxl
@@ -196,6 +197,13 @@ def test_cli_draft_writes_filled_file_and_json(tmp_path: Path, monkeypatch: pyte
     assert "without evidence" in result.output
     data = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
     assert len(data["items"]) == len(QUESTIONS)
+    # A question without evidence shows no confidence in the table (the JSON keeps its probability).
+    refused = [i for i in data["items"] if i["status"] == "no_evidence"]
+    assert refused
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in result.output.splitlines() if "│" in line]
+    shown = {row[0]: row[3] for row in cells if len(row) == 5 and row[0]}  # ref -> the conf. column
+    assert {shown[i["ref"]] for i in refused} == {"-"}, shown
+    assert all(re.fullmatch(r"\d\.\d\d", shown[i["ref"]]) for i in data["items"] if i["status"] == "drafted")
     ws = openpyxl.load_workbook(tmp_path / "filled.xlsx")["質問票"]
     assert ws["E7"].value == "サービス利用終了時、サービス内に登録されていたデータは削除されます。"  # 000 No.44
     bad = runner.invoke(app, ["draft", str(source), "-o", str(tmp_path / "filled.csv")])

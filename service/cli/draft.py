@@ -71,7 +71,9 @@ def draft(
     for d in drafts:
         cited = "; ".join(f"{c.source} {c.locator}" for c in d.citations) or "-"
         status = "[red]no evidence[/red]" if d.status == NO_EVIDENCE else escape(d.choice or "")
-        table.add_row(escape(d.ref), escape(d.question[:120]), status, f"{d.confidence:.2f}", escape(cited))
+        # No draft, nothing to trust: its probability (kept in the JSON) would read as a score here.
+        confidence = "-" if d.status == NO_EVIDENCE else f"{d.confidence:.2f}"
+        table.add_row(escape(d.ref), escape(d.question[:120]), status, confidence, escape(cited))
     console.print(table)
     abstained = sum(1 for d in drafts if d.status == NO_EVIDENCE)
     fallbacks = [d for d in drafts if d.drafter == "offline_fallback"]

@@ -50,17 +50,18 @@ def entry_json(entry: Entry) -> dict[str, Any]:
     }
 
 
-def entry_table(title: str) -> Table:
+def entry_table(title: str, ranked: bool) -> Table:
+    """Entries as a table; `ranked` (a search) adds each one's rank and fused score."""
     table = Table(title=escape(title), show_lines=True)
-    for column, width in (("#", 3), ("score", 6), ("source / locator", 24), ("question", 50), ("answer", 60)):
+    columns = (("#", 3), ("score", 6)) if ranked else ()
+    for column, width in (*columns, ("source / locator", 24), ("question", 50), ("answer", 60)):
         table.add_column(column, max_width=width)
     return table
 
 
-def add_entry_row(table: Table, rank: str, score: str, entry: Entry) -> None:
+def add_entry_row(table: Table, entry: Entry, *ranked: str) -> None:
     table.add_row(
-        rank,
-        score,
+        *ranked,
         escape(f"{entry.source.name}\n{entry.locator}" + (f"\n[{entry.product}]" if entry.product else "")),
         escape(entry.question[:160]),
         escape((f"({entry.choice}) " if entry.choice else "") + entry.answer[:200]),
@@ -135,9 +136,9 @@ def kb_search(
                 [{"rank": rank, "score": hit.score, **entry_json(hit.entry)} for rank, hit in enumerate(hits, 1)]
             )
         elif hits:
-            table = entry_table(f"'{text}'")
+            table = entry_table(f"'{text}'", ranked=True)
             for rank, hit in enumerate(hits, start=1):
-                add_entry_row(table, str(rank), f"{hit.score:.4f}", hit.entry)
+                add_entry_row(table, hit.entry, str(rank), f"{hit.score:.4f}")
             console.print(table)
     if not hits:
         err.print("Nothing found.")
@@ -159,9 +160,9 @@ def kb_show(
         if as_json:
             print_json([entry_json(entry) for entry in entries])
         elif entries:
-            table = entry_table(locator)
+            table = entry_table(locator, ranked=False)
             for entry in entries:
-                add_entry_row(table, "", "", entry)
+                add_entry_row(table, entry)
             console.print(table)
     if not entries:
         err.print(f"No entry at '{escape(locator)}'.")
