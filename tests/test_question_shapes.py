@@ -64,39 +64,32 @@ def test_a_threat_named_in_a_question_does_not_turn_it_round(question: str, nega
 
 
 @pytest.mark.parametrize(
-    ("question", "negative"),
+    ("question", "language", "negative"),
     [
-        ("サーバの管理者IDを運用担当者の間で共用していますか。", True),
-        ("お客様の同意なく、データを第三者に提供することはありますか。", True),
-        ("パスワードの長さに下限を設けていない状態ですか。", True),
-        ("重要な設定ファイルを誰でも編集できる状態ですか。", True),
+        ("サーバの管理者IDを運用担当者の間で共用していますか。", "ja", True),
+        ("お客様の同意なく、データを第三者に提供することはありますか。", "ja", True),
+        ("パスワードの長さに下限を設けていない状態ですか。", "ja", True),
+        ("重要な設定ファイルを誰でも編集できる状態ですか。", "ja", True),
+        ("多要素認証の対象外となっている管理者アカウントはありますか。", "ja", True),
+        ("パスワード変更の適用外とされている利用者はいますか。", "ja", True),
         # A bad event as the condition of a good practice is not a bad practice.
-        ("個人情報が漏えいした場合、速やかに報告しますか。", False),
-        ("セキュリティ事故が発生した際は契約者へ連絡しますか。", False),
-        ("利用者IDを個人ごとに発行していますか。", False),
+        ("個人情報が漏えいした場合、速やかに報告しますか。", "ja", False),
+        ("セキュリティ事故が発生した際は契約者へ連絡しますか。", "ja", False),
+        ("利用者IDを個人ごとに発行していますか。", "ja", False),
+        ("Are service accounts exempt from MFA?", "en", True),
+        ("Can users choose a password shorter than 8 characters?", "en", True),
+        ("Do you change tenant configuration without notifying customers first?", "en", True),
+        ("Can staff reach production without going through the bastion host or VPN?", "en", True),
+        ("Have you paid a ransom to an attacker?", "en", True),
+        ("Are servers running with unpatched critical vulnerabilities?", "en", True),
+        ("Is there no backup of customer data?", "en", True),
+        ("Do you notify customers of breaches without undue delay?", "en", False),
+        ("Do you detect unauthorized access to production?", "en", False),
+        ("Is data encrypted in transit?", "en", False),
     ],
 )
-def test_japanese_bad_practices_are_read_as_such(question: str, negative: bool) -> None:
-    shape = analyse(question, "ja")
-    assert shape.wants_choice and shape.negative is negative
-
-
-@pytest.mark.parametrize(
-    ("question", "negative"),
-    [
-        ("Are service accounts exempt from MFA?", True),
-        ("Can users choose a password shorter than 8 characters?", True),
-        ("Do you change tenant configuration without notifying customers first?", True),
-        ("Can staff reach production without going through the bastion host or VPN?", True),
-        ("Have you paid a ransom to an attacker?", True),
-        ("Are servers running with unpatched critical vulnerabilities?", True),
-        ("Do you notify customers of breaches without undue delay?", False),
-        ("Do you detect unauthorized access to production?", False),
-        ("Is data encrypted in transit?", False),
-    ],
-)
-def test_english_bad_practices_are_read_as_such(question: str, negative: bool) -> None:
-    shape = analyse(question, "en")
+def test_bad_practices_are_read_as_such(question: str, language: str, negative: bool) -> None:
+    shape = analyse(question, language)
     assert shape.wants_choice and shape.negative is negative
 
 
@@ -104,19 +97,6 @@ def test_anyone_is_no_question_word() -> None:
     """Anyone (誰でも) and any time (いつでも) ask no who or when: the question still wants a choice."""
     assert analyse("ログはいつでも誰でも参照できますか。", "ja").wants_choice
     assert not analyse("誰が承認しますか。", "ja").wants_choice
-
-
-@pytest.mark.parametrize(
-    ("question", "language"),
-    [
-        ("多要素認証の対象外となっている管理者アカウントはありますか。", "ja"),
-        ("パスワード変更の適用外とされている利用者はいますか。", "ja"),
-        ("Is there no backup of customer data?", "en"),
-    ],
-)
-def test_exemptions_and_absences_are_bad_practices(question: str, language: str) -> None:
-    shape = analyse(question, language)
-    assert shape.wants_choice and shape.negative
 
 
 @pytest.mark.parametrize(

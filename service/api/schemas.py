@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from service.accounts.models import aware
+
 # The largest id or version any table holds: their columns are INTEGER, 32 bits on PostgreSQL (which
 # refuses a larger number even in a WHERE: "integer out of range"). Beyond it a 422, never a 500.
 MAX_ID = 2**31 - 1
@@ -20,7 +22,7 @@ CHOICE_CHARS = 20
 def as_utc(value: datetime) -> datetime:
     """The same instant, timezone-aware in UTC. SQLite gives back the stored UTC time without its
     zone (a browser would read it as local time), PostgreSQL gives it in the session's zone."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return aware(value).astimezone(UTC)
 
 
 # Every datetime a response carries: serialized as ISO 8601 in UTC ("...Z") on either database.

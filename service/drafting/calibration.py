@@ -64,14 +64,10 @@ class Calibration:
         z = sum(w * float(values.get(name, 0.0)) for name, w in zip(self.features, self.weights, strict=True))
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
-    def abstains(
-        self, confidence: float, signals: Mapping[str, float], language: str, evidence_view: str | None = None
-    ) -> bool:
-        """No evidence: nothing in the knowledge base comes close enough to the question, or what
-        does is unlikely to answer it right. The closeness threshold holds only for the view it was
-        measured in (`evidence_view`: the one the drafting searched with; None: as recorded)."""
-        if confidence < self.abstain_below:
-            return True
+    def far_from_evidence(self, signals: Mapping[str, float], language: str, evidence_view: str | None = None) -> bool:
+        """Nothing in the knowledge base comes close enough to the question to answer it. The
+        threshold holds only in the view it was measured in (`evidence_view`: the one the search
+        read the cosine in; None: as recorded)."""
         threshold = self.answerable_from.get(language)
         similarity = signals.get("evidence_similarity")
         if threshold is None or similarity is None:
@@ -86,6 +82,22 @@ class Calibration:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Calibration:
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+def abstains(
+    calibration: Calibration | None,
+    threshold: float,
+    confidence: float,
+    signals: Mapping[str, float],
+    language: str,
+    evidence_view: str | None = None,
+) -> bool:
+    """No evidence: the one decision drafting and both evals take. With a calibration, nothing close
+    enough to the question, or what is close unlikely to answer it right; without one, the hand-set
+    confidence below `threshold`."""
+    if calibration is None:
+        return confidence < threshold
+    return confidence < calibration.abstain_below or calibration.far_from_evidence(signals, language, evidence_view)
 
 
 def feature_values(

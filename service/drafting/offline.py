@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from sqlalchemy.orm import Session
 
 from service.drafting import evidence
-from service.drafting.calibration import Calibration, feature_values
+from service.drafting.calibration import Calibration, abstains, feature_values
 from service.drafting.calibration_store import calibration_for
 from service.drafting.choices import evidence_choice, implied_choice, label, prose_choice
 from service.drafting.flags import (
@@ -198,10 +198,7 @@ def compose(
     if shape.injection:
         # Words that match the knowledge base must not make an instruction look answerable.
         confidence = min(confidence, cutoff * 0.9)
-    abstains = confidence < cutoff
-    if calibration:
-        abstains = calibration.abstains(confidence, signal_map, language, top.evidence_view)
-    if abstains:
+    if abstains(calibration, threshold, confidence, signal_map, language, top.evidence_view):
         return no_evidence(
             ref, question, language, round(confidence, 4), drafter, signal_map, [INJECTION] if shape.injection else []
         )

@@ -24,7 +24,7 @@ from typing import Any
 
 from service.db import session_scope
 from service.drafting import Draft, Request, draft_requests
-from service.drafting.calibration import Calibration, band_from, feature_values, fit, reliability
+from service.drafting.calibration import Calibration, abstains, band_from, feature_values, fit, reliability
 from service.drafting.offline import OfflineDrafter
 from service.drafting.questions import analyse
 from service.ingest.choices import normalize_choice
@@ -178,12 +178,13 @@ def calibrate(outcomes: list[Outcome], fitted_on: str, evidence_views: dict[str,
     calibration.answerable_from = answerable_thresholds(outcomes, evidence_views)
     calibration.evidence_views = {k: v for k, v in evidence_views.items() if k in calibration.answerable_from}
     probabilities = [calibration.probability(o.features) for o in outcomes]
-    gated = [calibration.abstains(1.0, o.draft.signals, o.question["language"]) for o in outcomes]
+    gated = [calibration.far_from_evidence(o.draft.signals, o.question["language"]) for o in outcomes]
     calibration.abstain_below = choose_threshold(probabilities, outcomes, gated)
     drafted = [
         (p, o.right)
         for p, o in zip(probabilities, outcomes, strict=True)
-        if not calibration.abstains(p, o.draft.signals, o.question["language"]) and not o.draft.flags
+        if not abstains(calibration, calibration.abstain_below, p, o.draft.signals, o.question["language"])
+        and not o.draft.flags
     ]
     calibration.bulk_accept_from = max(
         BULK_ACCEPT_FLOOR, band_from([p for p, _ in drafted], [r for _, r in drafted], BULK_ACCEPT_PRECISION)
@@ -213,9 +214,7 @@ def report(outcomes: list[Outcome], calibration: Calibration | None) -> dict[str
     unanswerable = [(p, o) for p, o in zip(probabilities, outcomes, strict=True) if not o.question["answerable"]]
 
     def refuses(p: float, o: Outcome) -> bool:
-        if calibration:
-            return calibration.abstains(p, o.draft.signals, o.question["language"])
-        return p < cutoff
+        return abstains(calibration, cutoff, p, o.draft.signals, o.question["language"])
 
     abstained = [(p, o) for p, o in zip(probabilities, outcomes, strict=True) if refuses(p, o)]
     metrics["abstention.recall"] = round(sum(refuses(p, o) for p, o in unanswerable) / max(1, len(unanswerable)), 4)

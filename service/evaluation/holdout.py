@@ -32,7 +32,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.drafting import NO_EVIDENCE, Draft, Drafter, Request, draft_requests
-from service.drafting.calibration import FEATURES, Calibration, band_from, feature_values, fit, reliability
+from service.drafting.calibration import (
+    FEATURES,
+    Calibration,
+    abstains,
+    band_from,
+    feature_values,
+    fit,
+    reliability,
+)
 from service.drafting.offline import OfflineDrafter, resolve_calibration
 from service.drafting.questions import analyse
 from service.evaluation.judge import LLMJudge, Verdict, stated
@@ -247,7 +255,7 @@ def hold_out(
         agrees, chrf, cosine = _agreement(kb, _compared_text(draft, hits), row.answer)
         drafted_choice = normalize_choice(draft.choice) if draft.choice else None
         choice_agrees = drafted_choice == row.choice if drafted_choice and row.choice else None
-        refused = calibration.abstains(confidence, draft.signals, row.language) if calibration else confidence < cutoff
+        refused = abstains(calibration, cutoff, confidence, draft.signals, row.language)
         abstained = refused or draft.status == NO_EVIDENCE
         draft.confidence = round(confidence, 4)
         draft.confidence_source = source_note

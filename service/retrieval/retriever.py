@@ -166,15 +166,20 @@ class Retriever:
         view = self._vectors.views.get(name)
         if view is None or not ids:
             return name, {}
+        searched = next((r for r in rankings if r.view == name), None)
+        if searched is not None:  # a view the query ranked in (USE for English): most cosines are known
+            return name, self._cosines(workspace, name, searched.query, ids, searched.similarity)
         # A view of a model already queried (e5_sym after e5) reuses that query vector.
-        searched = {r.view: r.query for r in rankings}
-        query = next(
-            (q for other, q in searched.items() if self._vectors.views[other].model is view.model),
-            None,
-        )
-        if query is None:
-            query = view.embed_query(text)
-        return name, self._vectors.similarities(workspace, query, ids, view=name)
+        query = next((r.query for r in rankings if self._vectors.views[r.view].model is view.model), None)
+        return name, self._cosines(workspace, name, query or view.embed_query(text), ids, {})
+
+    def _cosines(
+        self, workspace: str, view: str, query: list[float], ids: list[str], known: dict[str, float]
+    ) -> dict[str, float]:
+        """Cosines of `ids` in `view`: those a ranking already holds, the rest read exactly."""
+        found = {i: known[i] for i in ids if i in known}
+        found.update(self._vectors.similarities(workspace, query, [i for i in ids if i not in known], view=view))
+        return found
 
     def _hits(
         self,
@@ -185,11 +190,10 @@ class Retriever:
         lexical_rank: dict[str, int],
         lexical_scores: dict[str, float],
     ) -> list[SearchHit]:
-        similarity = dict(primary.similarity)
-        outside = [entry.id for entry, _ in chosen if entry.id not in similarity]
         # An entry found by another view or by BM25 still gets its cosine in the main view: the
         # drafting confidence reads it.
-        similarity.update(self._vectors.similarities(workspace, primary.query, outside, view=primary.view))
+        ids = [entry.id for entry, _ in chosen]
+        similarity = self._cosines(workspace, primary.view, primary.query, ids, primary.similarity)
         return [
             SearchHit(
                 entry=entry,
