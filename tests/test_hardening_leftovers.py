@@ -329,3 +329,12 @@ def test_pages_print_times_in_utc_whatever_zone_the_database_returns() -> None:
     tokyo = timezone(timedelta(hours=9))
     assert utc(datetime(2026, 12, 7, 18, 30, tzinfo=tokyo)) == "2026-12-07 09:30"  # PostgreSQL in Asia/Tokyo
     assert utc(datetime(2026, 12, 7, 9, 30)) == "2026-12-07 09:30"  # SQLite: stored UTC, returned without a zone
+
+
+def test_control_characters_in_a_questionnaire_are_dropped_when_it_is_read() -> None:
+    """The CLI drafts what it reads; the API stores what it reads: both see the same clean text."""
+    from service.questionnaires import read_questionnaire
+
+    data = "No,質問,回答\n1,Do you\x00 use NTP\x1b?,\n".encode()
+    (item,) = read_questionnaire("nul.csv", data).items
+    assert item.question == "Do you use NTP?"

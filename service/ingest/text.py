@@ -10,6 +10,9 @@ from datetime import date
 # A markup tag; "<" is excluded from the inside so that a run of "<" costs one scan, not 400 each.
 _TAG = re.compile(r"<[^<>]{0,400}>")
 _WS = re.compile(r"[ \t\u3000]+")
+# Control characters no one reads (NUL, backspace, escape...): a hostile or broken file's, never an
+# answer's. Dropped here, so the CLI drafts, and the API stores, the same text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 _KANA = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -29,6 +32,7 @@ def clean_cell(value: object) -> str:
         text = _TAG.sub(" ", text)
     if "&" in text:
         text = html.unescape(text)
+    text = _CONTROL.sub("", text)
     lines = [_WS.sub(" ", line).strip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     return "\n".join(line for line in lines if line).strip()
 
